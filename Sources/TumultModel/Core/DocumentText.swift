@@ -1,0 +1,411 @@
+import Yams
+
+/// Turns text into `Value` trees and back: YAML (multi-document, `---`) and
+/// JSON. Guards against input that would exhaust the stack or memory before
+/// any model code sees it.
+public enum DocumentText {
+    /// Deeper nesting than this is refused: no Chaos Mesh document comes near
+    /// it, and unbounded recursion would crash the process instead of
+    /// reporting an error.
+    public static let maximumDepth = 64
+    /// More nodes than this (after expanding YAML aliases) is refused, which
+    /// stops "billion laughs" documents.
+    public static let maximumNodes = 2_000_000
+
+    public enum Format: String, Sendable, CaseIterable {
+        case yaml
+        case json
+    }
+
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    /// Parses every document in `text`. JSON is recognised by its first
+    /// character; everything else is YAML.
+    public static func parse(_ text: String) throws -> [Value] {
+        let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == "\u{FEFF}" }
+        if trimmed.first == "{" || trimmed.first == "[" {
+            var parser = JSONParser(text: Substring(trimmed))
+            let value = try parser.parseDocument()
+            if case .array(let items) = value { return items }
+            return [value]
+        }
+        return try parseYAML(text)
+    }
+
+    static func parseYAML(_ text: String) throws -> [Value] {
+        let depth = estimatedYAMLDepth(text)
+        if depth > maximumDepth * 4 {
+            throw ParseError("document nests too deeply (more than \(maximumDepth) levels)")
+        }
+        var documents: [Value] = []
+        do {
+            var nodes = 0
+            for node in try Yams.compose_all(yaml: text) {
+                let value = try convert(node, depth: 0, nodes: &nodes)
+                if value != .null { documents.append(value) }
+            }
+        } catch let error as ParseError {
+            throw error
+        } catch let error as YamlError {
+            throw ParseError("not valid YAML: \(Self.describe(error))")
+        }
+        return documents
+    }
+
+    /// An upper bound on how deeply `text` can nest, found without parsing:
+    /// block nesting needs indentation or `- ` markers, flow nesting needs
+    /// brackets. Only used to refuse pathological input early.
+    static func estimatedYAMLDepth(_ text: String) -> Int {
+        var deepest = 0
+        var flow = 0
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            var indent = 0
+            var markers = 0
+            var leading = true
+            var previous: UInt8 = 0
+            for byte in line {
+                switch byte {
+                case UInt8(ascii: " ") where leading: indent += 1
+                case UInt8(ascii: "-") where leading || previous == UInt8(ascii: " "): markers += 1; leading = false
+                case UInt8(ascii: "?") where leading: markers += 1; leading = false
+                case UInt8(ascii: "["), UInt8(ascii: "{"): flow += 1; leading = false
+                case UInt8(ascii: "]"), UInt8(ascii: "}"): flow = max(0, flow - 1); leading = false
+                default: leading = false
+                }
+                previous = byte
+            }
+            deepest = max(deepest, indent / 2 + markers + flow)
+        }
+        return deepest
+    }
+
+    static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let where_ = "line \(mark.line), column \(mark.column)"
+            if let context { return "\(problem) \(context.text) at \(where_)" }
+            return "\(problem) at \(where_)"
+        default:
+            return String(describing: error)
+        }
+    }
+
+    static func convert(_ node: Node, depth: Int, nodes: inout Int) throws -> Value {
+        nodes += 1
+        if nodes > maximumNodes {
+            throw ParseError("document is too large (more than \(maximumNodes) nodes after expanding aliases)")
+        }
+        if depth > maximumDepth {
+            throw ParseError("document nests too deeply (more than \(maximumDepth) levels)")
+        }
+        switch node {
+        case .scalar(let scalar):
+            return scalarValue(scalar)
+        case .sequence(let sequence):
+            return .array(try sequence.map { try convert($0, depth: depth + 1, nodes: &nodes) })
+        case .mapping(let mapping):
+            var object = Value.Object()
+            for (key, value) in mapping {
+                let name: String
+                switch key {
+                case .scalar(let scalar): name = scalar.string
+                default: throw ParseError("a mapping key must be a plain value, not a list or an object")
+                }
+                if object[name] != nil {
+                    throw ParseError("key \"\(name)\" appears twice in one mapping")
+                }
+                object[name] = try convert(value, depth: depth + 1, nodes: &nodes)
+            }
+            return .object(object)
+        case .alias:
+            throw ParseError("unresolved YAML alias")
+        }
+    }
+
+    static func scalarValue(_ scalar: Node.Scalar) -> Value {
+        let text = scalar.string
+        switch Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue) {
+        case .null:
+            return .null
+        case .bool:
+            return Bool.construct(from: scalar).map(Value.bool) ?? .string(text)
+        case .int:
+            if let integer = Int.construct(from: scalar) { return .integer(integer) }
+            if let double = Double(text.replacingOccurrences(of: "_", with: "")) { return .double(double) }
+            return .string(text)
+        case .float:
+            return Double.construct(from: scalar).map(Value.double) ?? .string(text)
+        default:
+            return .string(text)
+        }
+    }
+
+    /// Renders documents as YAML, separated by `---`.
+    public static func yaml(_ documents: [Value]) throws -> String {
+        let nodes = documents.map(yamlNode)
+        return try Yams.serialize(nodes: nodes, indent: 2, width: -1, allowUnicode: true,
+                                  explicitStart: documents.count > 1)
+    }
+
+    static func yamlNode(_ value: Value) -> Node {
+        switch value {
+        case .null: return Node("null", Tag(.null))
+        case .bool(let bool): return Node(bool ? "true" : "false", Tag(.bool))
+        case .integer(let integer): return Node(String(integer), Tag(.int))
+        case .double(let double): return Node(formatDouble(double), Tag(.float))
+        case .string(let string):
+            // A string that would read back as a number, boolean or null must
+            // be quoted, or `correlation: "25"` would come back as 25.
+            let resolved = Resolver.default.resolveTag(of: Node(string))
+            let style: Node.Scalar.Style = resolved == .str ? .any : .doubleQuoted
+            return .scalar(Node.Scalar(string, Tag(.str), style))
+        case .array(let values):
+            return .sequence(Node.Sequence(values.map(yamlNode), Tag(.seq), .block))
+        case .object(let object):
+            return .mapping(Node.Mapping(object.pairs.map { (Node($0.key), yamlNode($0.value)) }, Tag(.map), .block))
+        }
+    }
+
+    static func formatDouble(_ double: Double) -> String {
+        if double.isNaN { return ".nan" }
+        if double.isInfinite { return double < 0 ? "-.inf" : ".inf" }
+        if double.rounded() == double, abs(double) < 1e15 { return String(Int(double)) + ".0" }
+        return String(double)
+    }
+
+    /// Renders documents as JSON: one object, or a Kubernetes `List` when
+    /// there are several.
+    public static func json(_ documents: [Value]) -> String {
+        let value: Value
+        if documents.count == 1 {
+            value = documents[0]
+        } else {
+            value = .object(Value.Object([("apiVersion", .string("v1")), ("kind", .string("List")),
+                                          ("items", .array(documents))]))
+        }
+        var out = ""
+        writeJSON(value, indent: 0, into: &out)
+        return out + "\n"
+    }
+
+    static func writeJSON(_ value: Value, indent: Int, into out: inout String) {
+        let pad = String(repeating: "  ", count: indent + 1)
+        let closePad = String(repeating: "  ", count: indent)
+        switch value {
+        case .null: out += "null"
+        case .bool(let bool): out += bool ? "true" : "false"
+        case .integer(let integer): out += String(integer)
+        case .double(let double): out += double.isFinite ? formatDouble(double) : "null"
+        case .string(let string): out += jsonQuoted(string)
+        case .array(let values):
+            if values.isEmpty { out += "[]"; return }
+            out += "[\n"
+            for (position, element) in values.enumerated() {
+                out += pad
+                writeJSON(element, indent: indent + 1, into: &out)
+                out += position == values.count - 1 ? "\n" : ",\n"
+            }
+            out += closePad + "]"
+        case .object(let object):
+            if object.isEmpty { out += "{}"; return }
+            out += "{\n"
+            for (position, pair) in object.pairs.enumerated() {
+                out += pad + jsonQuoted(pair.key) + ": "
+                writeJSON(pair.value, indent: indent + 1, into: &out)
+                out += position == object.count - 1 ? "\n" : ",\n"
+            }
+            out += closePad + "}"
+        }
+    }
+
+    static func jsonQuoted(_ string: String) -> String {
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A strict JSON parser that keeps key order and tells integers from
+/// fractions, which Foundation's does not.
+struct JSONParser {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(text: Substring) {
+        bytes = Array(text.utf8)
+    }
+
+    mutating func parseDocument() throws -> Value {
+        let value = try parseValue(depth: 0)
+        skipSpace()
+        guard position == bytes.count else { throw error("unexpected text after the JSON value") }
+        return value
+    }
+
+    func error(_ message: String) -> DocumentText.ParseError {
+        var line = 1, column = 1
+        for byte in bytes[..<min(position, bytes.count)] {
+            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else { column += 1 }
+        }
+        return DocumentText.ParseError("not valid JSON: \(message) at line \(line), column \(column)")
+    }
+
+    mutating func skipSpace() {
+        while position < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[position]) { position += 1 }
+    }
+
+    mutating func parseValue(depth: Int) throws -> Value {
+        guard depth <= DocumentText.maximumDepth else {
+            throw DocumentText.ParseError("document nests too deeply (more than \(DocumentText.maximumDepth) levels)")
+        }
+        skipSpace()
+        guard position < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[position] {
+        case UInt8(ascii: "{"):
+            position += 1
+            var object = Value.Object()
+            skipSpace()
+            if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(object) }
+            while true {
+                skipSpace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key") }
+                let key = try parseString()
+                skipSpace()
+                guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                position += 1
+                if object[key] != nil { throw error("key \"\(key)\" appears twice") }
+                object[key] = try parseValue(depth: depth + 1)
+                skipSpace()
+                guard position < bytes.count else { throw error("unexpected end of input") }
+                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+                if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(object) }
+                throw error("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            position += 1
+            var values: [Value] = []
+            skipSpace()
+            if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array(values) }
+            while true {
+                values.append(try parseValue(depth: depth + 1))
+                skipSpace()
+                guard position < bytes.count else { throw error("unexpected end of input") }
+                if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
+                if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(values) }
+                throw error("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        default:
+            return try parseNumber()
+        }
+    }
+
+    mutating func literal(_ word: String, _ value: Value) throws -> Value {
+        let utf8 = Array(word.utf8)
+        guard position + utf8.count <= bytes.count, Array(bytes[position..<position + utf8.count]) == utf8 else {
+            throw error("unexpected character")
+        }
+        position += utf8.count
+        return value
+    }
+
+    mutating func parseNumber() throws -> Value {
+        let start = position
+        var isInteger = true
+        while position < bytes.count {
+            let byte = bytes[position]
+            if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") {
+                position += 1
+            } else if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                        || byte == UInt8(ascii: "+") {
+                isInteger = false
+                position += 1
+            } else {
+                break
+            }
+        }
+        let text = String(decoding: bytes[start..<position], as: UTF8.self)
+        if text.isEmpty { throw error("unexpected character") }
+        if isInteger, let integer = Int(text) { return .integer(integer) }
+        if let double = Double(text), double.isFinite { return .double(double) }
+        throw error("\"\(text)\" is not a number")
+    }
+
+    mutating func parseString() throws -> String {
+        position += 1
+        var scalars = String.UnicodeScalarView()
+        var run = position
+        func flush(_ end: Int, into scalars: inout String.UnicodeScalarView) {
+            scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars)
+        }
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                flush(position, into: &scalars)
+                position += 1
+                return String(scalars)
+            }
+            if byte < 0x20 { throw error("control character in a string") }
+            if byte == UInt8(ascii: "\\") {
+                flush(position, into: &scalars)
+                position += 1
+                guard position < bytes.count else { break }
+                let escape = bytes[position]
+                position += 1
+                switch escape {
+                case UInt8(ascii: "\""): scalars.append("\"")
+                case UInt8(ascii: "\\"): scalars.append("\\")
+                case UInt8(ascii: "/"): scalars.append("/")
+                case UInt8(ascii: "b"): scalars.append("\u{08}")
+                case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                case UInt8(ascii: "n"): scalars.append("\n")
+                case UInt8(ascii: "r"): scalars.append("\r")
+                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800...0xDBFF).contains(code), position + 1 < bytes.count,
+                       bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
+                        position += 2
+                        let low = try hex4()
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                default: throw error("bad escape in a string")
+                }
+                run = position
+                continue
+            }
+            position += 1
+        }
+        throw error("unterminated string")
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard position + 4 <= bytes.count,
+              let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else {
+            throw error("bad \\u escape")
+        }
+        position += 4
+        return code
+    }
+}

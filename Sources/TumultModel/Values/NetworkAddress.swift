@@ -1,0 +1,73 @@
+import Foundation
+
+/// Syntax checks for the addresses and names NetworkChaos and
+/// PhysicalMachineChaos documents carry. Nothing is resolved here.
+public enum NetworkAddress {
+    /// An `externalTargets` entry: an IPv4/IPv6 address, a CIDR, or a host name.
+    public static func problem(withTarget text: String) -> String? {
+        if isIP(text) || isCIDR(text) || isHostName(text) { return nil }
+        return "\"\(text)\" is not an IP address, a CIDR or a host name"
+    }
+
+    /// A Linux interface name: 1-15 characters, no '/', no white space.
+    public static func problem(withDevice name: String) -> String? {
+        let valid = !name.isEmpty && name.utf8.count <= 15 && name != "." && name != ".."
+            && !name.contains { $0 == "/" || $0 == ":" || $0.isWhitespace }
+        return valid ? nil : "\"\(name)\" is not a network device name (1-15 characters, no '/', ':' or spaces)"
+    }
+
+    public static func isIPv4(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+                && Int(part)! <= 255 && !(part.count > 1 && part.first == "0")
+        }
+    }
+
+    public static func isIPv6(_ text: String) -> Bool {
+        guard text.contains(":"), text.count <= 45 else { return false }
+        var body = Substring(text)
+        var groupsAllowed = 8
+        if let lastColon = body.lastIndex(of: ":"), body[body.index(after: lastColon)...].contains(".") {
+            guard isIPv4(String(body[body.index(after: lastColon)...])) else { return false }
+            body = body[...lastColon]
+            if body.hasSuffix(":") && !body.hasSuffix("::") { body = body.dropLast() }
+            groupsAllowed = 6
+        }
+        let halves = String(body).components(separatedBy: "::")
+        guard halves.count <= 2 else { return false }
+        var groups = 0
+        for half in halves where !half.isEmpty {
+            for group in half.split(separator: ":", omittingEmptySubsequences: false) {
+                guard !group.isEmpty, group.count <= 4, group.allSatisfy(\.isHexDigit) else { return false }
+                groups += 1
+            }
+        }
+        return halves.count == 2 ? groups < groupsAllowed : groups == groupsAllowed
+    }
+
+    public static func isIP(_ text: String) -> Bool { isIPv4(text) || isIPv6(text) }
+
+    public static func isCIDR(_ text: String) -> Bool {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let bits = Int(parts[1]), parts[1].allSatisfy(\.isNumber) else { return false }
+        let address = String(parts[0])
+        if isIPv4(address) { return (0...32).contains(bits) }
+        if isIPv6(address) { return (0...128).contains(bits) }
+        return false
+    }
+
+    /// RFC 1123 host name: dot-separated labels of letters, digits and '-'.
+    public static func isHostName(_ text: String) -> Bool {
+        let name = text.hasSuffix(".") ? String(text.dropLast()) : text
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        // All-numeric dotted names are malformed IPs, not host names.
+        if labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+}
+
