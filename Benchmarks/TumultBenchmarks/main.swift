@@ -1,1 +1,90 @@
-print("bench")
+import Foundation
+import TumultModel
+
+/// `swift run -c release tumult-bench [validate] [--examples DIR] [--seconds N]`
+///
+/// Prints how many documents per second the loader (parse + decode +
+/// validate, what `tumult validate` does per document) handles, over Chaos
+/// Mesh's example corpus.
+struct ValidateBenchmark {
+    var examples: String
+    var seconds: Double
+
+    func run() throws {
+        let texts = try loadTexts()
+        let documentsPerPass = try texts.reduce(0) { $0 + (try DocumentText.parse($1).count) }
+        let combined = texts.joined(separator: "\n---\n")
+        let loader = DocumentLoader()
+
+        print("validate benchmark: \(texts.count) files, \(documentsPerPass) documents per pass, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("")
+        print(row("phase", "passes", "documents", "seconds", "docs/s", "us/doc"))
+        print(row("-----", "------", "---------", "-------", "------", "------"))
+        try measure("parse only") { _ = try DocumentText.parse(combined); return documentsPerPass }
+        let trees = try DocumentText.parse(combined)
+        try measure("decode+validate") {
+            for tree in trees { _ = loader.check(tree) }
+            return trees.count
+        }
+        try measure("full (text in)") { try loader.load(combined).count }
+        try measure("full, one file/doc") {
+            var count = 0
+            for text in texts { count += try loader.load(text).count }
+            return count
+        }
+    }
+
+    func measure(_ name: String, _ body: () throws -> Int) throws {
+        _ = try body()  // warm up
+        var passes = 0, documents = 0
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            documents += try body()
+            passes += 1
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = Double(documents) / elapsed
+        print(row(name, "\(passes)", "\(documents)", String(format: "%.2f", elapsed),
+                  String(format: "%.0f", rate), String(format: "%.1f", 1e6 / rate)))
+    }
+
+    func row(_ columns: String...) -> String {
+        zip(columns, [20, 8, 11, 9, 10, 8]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            .joined(separator: " ")
+    }
+
+    func loadTexts() throws -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: examples) else {
+            throw BenchmarkError("no examples at \(examples)")
+        }
+        var texts: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard relative.hasSuffix(".yaml") else { continue }
+            texts.append(try String(contentsOfFile: examples + "/" + relative, encoding: .utf8))
+        }
+        return texts
+    }
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var examples = "../shared/conformance/chaos-mesh/examples"
+var seconds = 3.0
+if let flag = arguments.firstIndex(of: "--examples"), flag + 1 < arguments.count { examples = arguments[flag + 1] }
+if let flag = arguments.firstIndex(of: "--seconds"), flag + 1 < arguments.count { seconds = Double(arguments[flag + 1]) ?? 3 }
+let which = arguments.first { !$0.hasPrefix("--") && !$0.contains("/") && Double($0) == nil } ?? "validate"
+do {
+    switch which {
+    case "validate": try ValidateBenchmark(examples: examples, seconds: seconds).run()
+    default:
+        print("unknown benchmark \(which); available: validate")
+        exit(2)
+    }
+} catch {
+    print("benchmark failed: \(error)")
+    exit(1)
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Tumult: ParsableCommand {
@@ -9,4 +10,18 @@ struct Tumult: ParsableCommand {
         version: version,
         subcommands: [Validate.self, Convert.self]
     )
+
+    /// Misuse exits with 2, as documented, rather than the parser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

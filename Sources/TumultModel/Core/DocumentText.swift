@@ -44,7 +44,9 @@ public enum DocumentText {
         var documents: [Value] = []
         do {
             var nodes = 0
-            for node in try Yams.compose_all(yaml: text) {
+            // Yams' document sequence swallows parse errors; the parser itself throws them.
+            let parser = try Parser(yaml: text)
+            while let node = try parser.nextRoot() {
                 let value = try convert(node, depth: 0, nodes: &nodes)
                 if value != .null { documents.append(value) }
             }

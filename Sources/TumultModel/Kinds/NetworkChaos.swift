@@ -41,8 +41,20 @@ public struct NetworkChaosSpec: PodTargetedSpec {
         self.selector = selector
     }
 
+    /// Chaos Mesh's defaults: direction `to`, correlations `"0"`, jitter
+    /// `0ms`, and a device name cut at `@` (`eth0@if12` is how `ip link`
+    /// prints a veth, but the device is `eth0`).
     public mutating func applyDefaults() {
         if direction == nil { direction = .to }
+        if let at = device?.firstIndex(of: "@") { device = String(device![..<at]) }
+        if delay != nil {
+            if delay!.jitter == nil { delay!.jitter = (try? GoDuration(parsing: "0ms")) ?? .zero }
+            if delay!.correlation == nil { delay!.correlation = Percentage(0) }
+            if delay!.reorder != nil && delay!.reorder!.correlation == nil { delay!.reorder!.correlation = Percentage(0) }
+        }
+        if loss != nil && loss!.correlation == nil { loss!.correlation = Percentage(0) }
+        if duplicate != nil && duplicate!.correlation == nil { duplicate!.correlation = Percentage(0) }
+        if corrupt != nil && corrupt!.correlation == nil { corrupt!.correlation = Percentage(0) }
     }
 
     public func validate(at path: FieldPath, into diagnostics: inout Diagnostics) {
@@ -60,7 +72,7 @@ public struct NetworkChaosSpec: PodTargetedSpec {
             diagnostics.error(path.child(field), "required when action is \(action.rawValue)")
         }
         if action == .netem && delay == nil && loss == nil && duplicate == nil && corrupt == nil && rate == nil
-            && !diagnostics.hasError(touching: path) {
+            && !["delay", "loss", "duplicate", "corrupt", "rate"].contains(where: { diagnostics.hasError(touching: path.child($0)) }) {
             diagnostics.error(path.child("action"),
                               "netem needs at least one of delay, loss, duplicate, corrupt or rate")
         }

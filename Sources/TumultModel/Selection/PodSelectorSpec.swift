@@ -1,6 +1,8 @@
 /// Which pods an experiment may touch (`spec.selector`). All fields are
 /// ANDed; `pods` overrides the rest.
-public struct PodSelectorSpec: Codable, Sendable, Hashable {
+public struct PodSelectorSpec: Codable, Sendable, Hashable, DecodingFallback {
+    public static var decodingFallback: PodSelectorSpec { PodSelectorSpec() }
+
     public var namespaces: [String]?
     public var nodes: [String]?
     /// Namespace to pod names. When set, every other field is ignored.

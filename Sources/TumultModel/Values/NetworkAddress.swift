@@ -3,10 +3,29 @@ import Foundation
 /// Syntax checks for the addresses and names NetworkChaos and
 /// PhysicalMachineChaos documents carry. Nothing is resolved here.
 public enum NetworkAddress {
-    /// An `externalTargets` entry: an IPv4/IPv6 address, a CIDR, or a host name.
+    /// An `externalTargets` entry: an IPv4/IPv6 address, a CIDR, or a host
+    /// name, optionally with a port (`example.com:443`, `10.0.0.0/8:22`,
+    /// `[::1]:80`).
     public static func problem(withTarget text: String) -> String? {
-        if isIP(text) || isCIDR(text) || isHostName(text) { return nil }
-        return "\"\(text)\" is not an IP address, a CIDR or a host name"
+        let (host, port) = splitPort(text)
+        if let port, !(port.allSatisfy(\.isNumber) && (Int(port).map { (1...65535).contains($0) } ?? false)) {
+            return "\"\(text)\" has a bad port \"\(port)\" (1-65535)"
+        }
+        if isIP(host) || isCIDR(host) || isHostName(host) { return nil }
+        return "\"\(text)\" is not an IP address, a CIDR or a host name (optionally with :port)"
+    }
+
+    /// Splits `host:port`; a bare IPv6 address (many colons) has no port
+    /// unless it is written in brackets.
+    public static func splitPort(_ text: String) -> (host: String, port: String?) {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            return rest.hasPrefix(":") ? (host, String(rest.dropFirst())) : (host, rest.isEmpty ? nil : String(rest))
+        }
+        let colons = text.filter { $0 == ":" }.count
+        guard colons == 1, let colon = text.lastIndex(of: ":") else { return (text, nil) }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
     /// A Linux interface name: 1-15 characters, no '/', no white space.
