@@ -21,7 +21,8 @@ public enum NetworkAddress {
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
-            return rest.hasPrefix(":") ? (host, String(rest.dropFirst())) : (host, rest.isEmpty ? nil : String(rest))
+            if rest.isEmpty { return (host, nil) }
+            return rest.hasPrefix(":") ? (host, String(rest.dropFirst())) : (text, nil)
         }
         let colons = text.filter { $0 == ":" }.count
         guard colons == 1, let colon = text.lastIndex(of: ":") else { return (text, nil) }
