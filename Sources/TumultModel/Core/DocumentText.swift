@@ -45,7 +45,9 @@ public enum DocumentText {
         do {
             var nodes = 0
             // Yams' document sequence swallows parse errors; the parser itself throws them.
-            let parser = try Parser(yaml: text)
+            // No regex resolver: `PlainScalar` types plain scalars by hand,
+            // which is most of the parse time saved.
+            let parser = try Parser(yaml: text, resolver: .basic)
             while let node = try parser.nextRoot() {
                 let value = try convert(node, depth: 0, nodes: &nodes)
                 if value != .null { documents.append(value) }
@@ -111,16 +113,30 @@ public enum DocumentText {
             return .array(try sequence.map { try convert($0, depth: depth + 1, nodes: &nodes) })
         case .mapping(let mapping):
             var object = Value.Object()
+            var merged: [Value.Object] = []
             for (key, value) in mapping {
                 let name: String
                 switch key {
                 case .scalar(let scalar): name = scalar.string
                 default: throw ParseError("a mapping key must be a plain value, not a list or an object")
                 }
+                if name == "<<", case .scalar(let scalar) = key, scalar.style == .plain || scalar.style == .any {
+                    // A YAML merge key: the keys of the mapping(s) it names,
+                    // unless this mapping sets them itself.
+                    switch try convert(value, depth: depth + 1, nodes: &nodes) {
+                    case .object(let source): merged.append(source)
+                    case .array(let sources): merged += sources.compactMap(\.objectValue)
+                    default: throw ParseError("a merge key (<<) must name a mapping or a list of mappings")
+                    }
+                    continue
+                }
                 if object[name] != nil {
                     throw ParseError("key \"\(name)\" appears twice in one mapping")
                 }
                 object[name] = try convert(value, depth: depth + 1, nodes: &nodes)
+            }
+            for source in merged {
+                for (key, value) in source.pairs where object[key] == nil { object[key] = value }
             }
             return .object(object)
         case .alias:
@@ -130,19 +146,18 @@ public enum DocumentText {
 
     static func scalarValue(_ scalar: Node.Scalar) -> Value {
         let text = scalar.string
-        switch Tag.Name(rawValue: Node.scalar(scalar).tag.rawValue) {
-        case .null:
-            return .null
-        case .bool:
-            return Bool.construct(from: scalar).map(Value.bool) ?? .string(text)
-        case .int:
-            if let integer = Int.construct(from: scalar) { return .integer(integer) }
-            if let double = Double(text.replacingOccurrences(of: "_", with: "")) { return .double(double) }
-            return .string(text)
-        case .float:
-            return Double.construct(from: scalar).map(Value.double) ?? .string(text)
-        default:
-            return .string(text)
+        let tag = scalar.tag.rawValue
+        if tag.isEmpty || tag == "!" {
+            // Untagged: quoted scalars are strings; plain ones are typed the
+            // YAML 1.1 way, as Kubernetes reads them.
+            let plain = tag.isEmpty && (scalar.style == .plain || scalar.style == .any)
+            return plain ? PlainScalar.value(of: text) : .string(text)
+        }
+        switch Tag.Name(rawValue: tag) {
+        case .str: return .string(text)
+        case .null: return .null
+        case .bool, .int, .float: return PlainScalar.value(of: text)
+        default: return .string(text)
         }
     }
 
@@ -409,5 +424,77 @@ struct JSONParser {
         }
         position += 4
         return code
+    }
+}
+
+/// YAML 1.1 typing of plain scalars (what Yams' regex resolver and the
+/// Kubernetes YAML reader do), written out by hand because it runs for every
+/// scalar of every document.
+enum PlainScalar {
+    static let nulls: Set<String> = ["", "~", "null", "Null", "NULL"]
+    static let trues: Set<String> = ["true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"]
+    static let falses: Set<String> = ["false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"]
+
+    static func value(of text: String) -> Value {
+        guard let first = text.utf8.first else { return .null }
+        // Only these can start a null, a boolean or a number.
+        let digit = first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")
+        if !digit && !"~nNtTfFyYoO+-.".utf8.contains(first) { return .string(text) }
+        if nulls.contains(text) { return .null }
+        if trues.contains(text) { return .bool(true) }
+        if falses.contains(text) { return .bool(false) }
+        if let integer = integer(text) { return integer }
+        if let double = float(text) { return .double(double) }
+        return .string(text)
+    }
+
+    static func integer(_ text: String) -> Value? {
+        var body = Substring(text)
+        var negative = false
+        if body.first == "-" || body.first == "+" {
+            negative = body.first == "-"
+            body = body.dropFirst()
+        }
+        guard let lead = body.first, lead.isASCII, lead.isNumber else { return nil }
+        var radix = 10
+        if body.hasPrefix("0x") { radix = 16; body = body.dropFirst(2) }
+        else if body.hasPrefix("0b") { radix = 2; body = body.dropFirst(2) }
+        else if body.hasPrefix("0o") { radix = 8; body = body.dropFirst(2) }
+        else if body.count > 1 && body.first == "0" { radix = 8; body = body.dropFirst() }
+        let digits = body.filter { $0 != "_" }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isHexDigit }) else { return nil }
+        guard let magnitude = UInt64(digits, radix: radix) else {
+            // Too large for 64 bits: a decimal still reads as a (huge) number.
+            if radix == 10, digits.allSatisfy(\.isNumber), let double = Double(digits) {
+                return .double(negative ? -double : double)
+            }
+            return nil
+        }
+        if negative {
+            return magnitude <= UInt64(Int.max) + 1 ? .integer(magnitude == UInt64(Int.max) + 1 ? Int.min : -Int(magnitude))
+                : .double(-Double(magnitude))
+        }
+        return magnitude <= UInt64(Int.max) ? .integer(Int(magnitude)) : .double(Double(magnitude))
+    }
+
+    static func float(_ text: String) -> Double? {
+        switch text {
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .infinity
+        case "-.inf", "-.Inf", "-.INF": return -.infinity
+        case ".nan", ".NaN", ".NAN": return .nan
+        default: break
+        }
+        // [-+]? (digits[.digits?] | .digits) ([eE][-+]?digits)?
+        var sawDigit = false
+        for (position, character) in text.enumerated() {
+            switch character {
+            case "0"..."9": sawDigit = true
+            case "_", ".", "e", "E": continue
+            case "+", "-": if position != 0 && !"eE".contains(Array(text)[position - 1]) { return nil }
+            default: return nil
+            }
+        }
+        guard sawDigit else { return nil }
+        return Double(String(text.filter { $0 != "_" }))
     }
 }

@@ -104,7 +104,11 @@ public struct CronSchedule: Codable, Sendable, Hashable, DecodingFallback, Custo
 
         var fields = spec.split(whereSeparator: { $0.isWhitespace })
         guard fields.count == 5 || fields.count == 6 else {
-            throw failure("expected 5 or 6 fields, got \(fields.count)")
+            var reason = "expected 5 or 6 fields, got \(fields.count)"
+            if fields.first?.hasPrefix("@") == true {
+                reason += " (a descriptor must be the whole schedule, with no space before it)"
+            }
+            throw failure(reason)
         }
         if fields.count == 5 { fields.insert("0", at: 0) }
         var bits: [UInt64] = []
@@ -194,7 +198,11 @@ public struct CronSchedule: Codable, Sendable, Hashable, DecodingFallback, Custo
         if spec.hasPrefix("@every ") {
             let durationText = String(spec.dropFirst("@every ".count))
             guard let duration = try? GoDuration(parsing: durationText) else {
-                throw failure("@every needs a Go duration such as \"5s\" or \"1h30m\", got \"\(durationText)\"")
+                var reason = "@every needs a Go duration such as \"5s\" or \"1h30m\", got \"\(durationText)\""
+                if trimmingSpace(Substring(durationText)) != Substring(durationText) {
+                    reason += " (no extra spaces allowed)"
+                }
+                throw failure(reason)
             }
             guard duration.nanoseconds > 0 else {
                 throw failure("the @every duration \"\(durationText)\" must be positive")
@@ -310,13 +318,12 @@ public struct CronSchedule: Codable, Sendable, Hashable, DecodingFallback, Custo
             throw InvalidValue("\(name) \"\(expression)\" has more than one \"/\"")
         }
 
-        let hint = field == .dayOfWeek ? " (Sunday is 0 or SUN)" : ""
-        if start < bounds.lowerBound || start > bounds.upperBound {
-            throw InvalidValue("\(name) \(start) is out of range \(field.rangeDescription)\(hint)")
+        func outOfRange(_ value: Int) -> InvalidValue {
+            let hint = field == .dayOfWeek && value == 7 ? " (Sunday is 0 or SUN)" : ""
+            return InvalidValue("\(name) \(value) is out of range \(field.rangeDescription)\(hint)")
         }
-        if end > bounds.upperBound {
-            throw InvalidValue("\(name) \(end) is out of range \(field.rangeDescription)\(hint)")
-        }
+        if start < bounds.lowerBound || start > bounds.upperBound { throw outOfRange(start) }
+        if end > bounds.upperBound { throw outOfRange(end) }
         if start > end {
             throw InvalidValue("\(name) range \"\(expression)\" starts after it ends (\(start) > \(end))")
         }
@@ -461,9 +468,14 @@ extension CronSchedule.Fields {
         var added = false
         let yearLimit = clock.fields(t).year + 5
 
+        // Robfig's own bound is the year limit; this one only guards against a zone
+        // whose rules defeat it.
+        var wraps = 0
         wrap: while true {
             var f = clock.fields(t)
             if f.year > yearLimit { return nil }
+            wraps += 1
+            if wraps > 200_000 { return nil }
 
             while !has(month, f.month) {
                 if !added {
@@ -471,7 +483,9 @@ extension CronSchedule.Fields {
                     t = clock.date(f.year, f.month, 1, 0, 0, 0)
                     f = clock.fields(t)
                 }
+                let before = t
                 t = clock.date(f.year, f.month + 1, f.day, f.hour, f.minute, f.second)
+                if t <= before { t = before + 86_400 }   // see the day loop
                 f = clock.fields(t)
                 if f.month == 1 { continue wrap }
             }
@@ -482,7 +496,11 @@ extension CronSchedule.Fields {
                     t = clock.date(f.year, f.month, f.day, 0, 0, 0)
                     f = clock.fields(t)
                 }
+                let before = t
                 t = clock.date(f.year, f.month, f.day + 1, f.hour, f.minute, f.second)
+                // A skipped local day (Pacific/Apia, 2011-12-30) maps "the next day" back
+                // onto this one and robfig loops forever there; step a day of real time instead.
+                if t <= before { t = before + 86_400 }
                 f = clock.fields(t)
                 // Midnight may not exist on a DST day: get back to it.
                 if f.hour != 0 {
