@@ -77,13 +77,9 @@ public struct ScheduleSpec: ChaosSpec {
     }
 
     public func validate(at path: FieldPath, into diagnostics: inout Diagnostics) {
-        if let historyLimit, historyLimit < 1 {
-            diagnostics.error(path.child("historyLimit"), "\(historyLimit) is out of range: must be at least 1")
-        }
-        if let startingDeadlineSeconds, startingDeadlineSeconds <= 0 {
-            diagnostics.error(path.child("startingDeadlineSeconds"),
-                              "\(startingDeadlineSeconds) is out of range: must be greater than 0")
-        }
+        diagnostics.checkBounds(historyLimit, min: 1, at: path.child("historyLimit"), meaning: "historyLimit")
+        diagnostics.checkBounds(startingDeadlineSeconds, min: 1, at: path.child("startingDeadlineSeconds"),
+                                meaning: "startingDeadlineSeconds (it must be greater than 0)")
         let typeBroken = diagnostics.hasError(touching: path.child("type"))
         switch type {
         case .workflow:

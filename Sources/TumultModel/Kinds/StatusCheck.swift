@@ -40,18 +40,12 @@ public struct StatusCheckSpec: ChaosSpec {
 
     public func validate(at path: FieldPath, into diagnostics: inout Diagnostics) {
         validateDuration(duration, at: path.child("duration"), into: &diagnostics)
-        let bounds: [(String, Int?, ClosedRange<Int>)] = [
-            ("timeoutSeconds", timeoutSeconds, 1...Int.max), ("intervalSeconds", intervalSeconds, 1...Int.max),
-            ("failureThreshold", failureThreshold, 1...Int.max), ("successThreshold", successThreshold, 1...Int.max),
-            ("recordsHistoryLimit", recordsHistoryLimit, 1...1000),
-        ]
-        for (field, value, range) in bounds {
-            if let value, !range.contains(value) {
-                let expected = range.upperBound == Int.max ? "at least \(range.lowerBound)"
-                    : "from \(range.lowerBound) to \(range.upperBound)"
-                diagnostics.error(path.child(field), "\(value) is out of range: must be \(expected)")
-            }
+        for (field, value) in [("timeoutSeconds", timeoutSeconds), ("intervalSeconds", intervalSeconds),
+                               ("failureThreshold", failureThreshold), ("successThreshold", successThreshold)] {
+            diagnostics.checkBounds(value, min: 1, at: path.child(field), meaning: field)
         }
+        diagnostics.checkBounds(recordsHistoryLimit, min: 1, max: 1000, at: path.child("recordsHistoryLimit"),
+                                meaning: "recordsHistoryLimit")
         if type == .http && http == nil && !diagnostics.hasError(touching: path.child("http")) {
             diagnostics.error(path.child("http"), "required when type is HTTP")
         }
@@ -104,7 +98,7 @@ public struct HTTPCriteria: Codable, Sendable, Hashable {
 }
 
 /// An HTTP status code or inclusive range of codes: `"200"`, `"200-399"`.
-public struct StatusCodeRange: Codable, Sendable, Hashable, DecodingFallback, CustomStringConvertible {
+public struct StatusCodeRange: Sendable, Hashable, DecodingFallback, CustomStringConvertible, TextValue {
     public let range: ClosedRange<Int>
     public let text: String
 
@@ -133,12 +127,4 @@ public struct StatusCodeRange: Codable, Sendable, Hashable, DecodingFallback, Cu
     public func contains(_ code: Int) -> Bool { range.contains(code) }
     public var description: String { text }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// Bytes written in standard base64 with padding (`aGVsbG8=`), as a CRD
 /// field of `format: byte` holds them (HTTPChaos `replace.body`). Line breaks
 /// are ignored, as Go's decoder ignores them.
-public struct Base64Bytes: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct Base64Bytes: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public let data: Data
     public let text: String
 
@@ -25,12 +25,4 @@ public struct Base64Bytes: Sendable, Hashable, Codable, CustomStringConvertible,
 
     public var description: String { text }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

@@ -5,7 +5,7 @@
 /// `c` is one byte. A bare number means mebibytes, as chaosd reads it.
 ///
 /// The text is kept as written and encoded back unchanged.
-public struct ChaosdSize: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct ChaosdSize: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public let bytes: UInt64
     public let text: String
 
@@ -78,12 +78,4 @@ public struct ChaosdSize: Sendable, Hashable, Codable, CustomStringConvertible, 
         return UInt64(total)
     }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// The text is kept as written and encoded back unchanged; `next(after:in:)`
 /// computes fire times exactly as robfig's `SpecSchedule` / `ConstantDelaySchedule` do.
-public struct CronSchedule: Codable, Sendable, Hashable, DecodingFallback, CustomStringConvertible {
+public struct CronSchedule: Sendable, Hashable, DecodingFallback, CustomStringConvertible, TextValue {
     public let text: String
     /// The zone named by a `TZ=` / `CRON_TZ=` prefix, as written.
     public let timeZoneIdentifier: String?
@@ -425,14 +425,6 @@ public struct CronSchedule: Codable, Sendable, Hashable, DecodingFallback, Custo
 
     // MARK: - Codable, Hashable
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 
     public static func == (lhs: CronSchedule, rhs: CronSchedule) -> Bool { lhs.text == rhs.text }
     public func hash(into hasher: inout Hasher) { hasher.combine(text) }

@@ -2,7 +2,7 @@
 /// character, and `*` for any rest, allowed only as the last character
 /// (`github.?om`, `chaos-mesh.*`). These are the rules of Chaos Mesh's DNS
 /// server, which refuses the whole experiment over one bad pattern.
-public struct DNSPattern: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct DNSPattern: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public let text: String
 
     public static var decodingFallback: DNSPattern { DNSPattern(unchecked: "*") }
@@ -56,12 +56,4 @@ public struct DNSPattern: Sendable, Hashable, Codable, CustomStringConvertible, 
 
     public var description: String { text }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

@@ -4,7 +4,7 @@
 ///
 /// Multiples are decimal (1 mbit = 1,000,000 bit/s) as in `tc`, so the
 /// number a user writes is the number iperf3 reports.
-public struct DataRate: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct DataRate: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public let bitsPerSecond: UInt64
     public let text: String
 
@@ -40,12 +40,4 @@ public struct DataRate: Sendable, Hashable, Codable, CustomStringConvertible, De
     public var bytesPerSecond: UInt64 { bitsPerSecond / 8 }
     public var description: String { text }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

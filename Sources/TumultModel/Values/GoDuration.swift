@@ -3,7 +3,7 @@
 ///
 /// The text is kept as written so that `convert` and round trips print what
 /// the user wrote; `nanoseconds` is what the code uses.
-public struct GoDuration: Sendable, Hashable, Comparable, Codable, CustomStringConvertible, DecodingFallback {
+public struct GoDuration: Sendable, Hashable, Comparable, CustomStringConvertible, DecodingFallback, TextValue {
     public let nanoseconds: Int64
     public let text: String
 
@@ -143,13 +143,4 @@ public struct GoDuration: Sendable, Hashable, Comparable, Codable, CustomStringC
         return "\(whole).\(digits)"
     }
 
-    public init(from decoder: Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        try self.init(parsing: text)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

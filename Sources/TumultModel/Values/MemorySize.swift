@@ -7,7 +7,7 @@
 /// 0 to 100. The byte count is what the memory stressor (memStress) allocates:
 /// `KB`/`K` are powers of 1000, `KiB` powers of 1024. An empty text means the
 /// stressor's default, all the available memory.
-public struct MemorySize: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct MemorySize: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public enum Amount: Sendable, Hashable {
         case bytes(UInt64)
         /// Percent of the memory available to the target.
@@ -130,12 +130,4 @@ public struct MemorySize: Sendable, Hashable, Codable, CustomStringConvertible, 
         return Int(text.first == "+" ? text.dropFirst() : text)
     }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }

@@ -1,6 +1,6 @@
 /// A percentage written as a string holding a number from 0 to 100 (`"25"`,
 /// `"0.5"`), as NetworkChaos loss, duplicate, corrupt and correlation are.
-public struct Percentage: Sendable, Hashable, Codable, CustomStringConvertible, DecodingFallback {
+public struct Percentage: Sendable, Hashable, CustomStringConvertible, DecodingFallback, TextValue {
     public let value: Double
     public let text: String
 
@@ -26,13 +26,5 @@ public struct Percentage: Sendable, Hashable, Codable, CustomStringConvertible, 
     public var fraction: Double { value / 100 }
     public var description: String { text }
 
-    public init(from decoder: Decoder) throws {
-        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
 }
 
