@@ -167,6 +167,56 @@ import TumultModel
         #expect(throws: DocumentText.ParseError.self) { try DocumentText.parse(bomb) }
     }
 
+    @Test func plainScalarsAreTypedTheYAML11Way() throws {
+        let text = """
+            a: yes
+            b: Off
+            c: 0x1F
+            d: 1_000
+            e: 010
+            f: 1:30
+            g: .5
+            h: ~
+            i: "25"
+            j: 1e3
+            k: -.inf
+            l: 99999999999999999999
+            m: !!str 12
+            n: web-1
+            o: 0o17
+            p: +12
+            """
+        let object = try #require(try DocumentText.parse(text).first?.objectValue)
+        #expect(object["a"] == .bool(true))
+        #expect(object["b"] == .bool(false))
+        #expect(object["c"] == .integer(31))
+        #expect(object["d"] == .integer(1000))
+        #expect(object["e"] == .integer(8))
+        #expect(object["f"] == .string("1:30"))
+        #expect(object["g"] == .double(0.5))
+        #expect(object["h"] == .null)
+        #expect(object["i"] == .string("25"))
+        #expect(object["j"] == .double(1000))
+        #expect(object["k"] == .double(-.infinity))
+        #expect(object["l"] == .double(1e20))
+        #expect(object["m"] == .string("12"))
+        #expect(object["n"] == .string("web-1"))
+        #expect(object["o"] == .integer(15))
+        #expect(object["p"] == .integer(12))
+    }
+
+    @Test func mergeKeysAndAliasesAreExpanded() throws {
+        let text = """
+            base: &base {mode: all, selector: {namespaces: [shop]}}
+            spec:
+              <<: *base
+              mode: one
+            """
+        let object = try #require(try DocumentText.parse(text).first?.objectValue)
+        #expect(object["spec"]?.at("mode") == .string("one"))
+        #expect(object["spec"]?.at("selector", "namespaces") == .array([.string("shop")]))
+    }
+
     @Test func duplicateKeysAreRefused() {
         #expect(throws: DocumentText.ParseError.self) { try DocumentText.parse("a: 1\na: 2\n") }
     }
