@@ -7,10 +7,12 @@ let package = Package(
     products: [
         .executable(name: "tumult", targets: ["tumult"]),
         .library(name: "TumultModel", targets: ["TumultModel"]),
+        .executable(name: "tumult-netem", targets: ["tumult-netem"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
     ],
     targets: [
         // Chaos Mesh documents as values: decoding, validation, defaults. No I/O.
@@ -18,11 +20,31 @@ let package = Package(
             name: "TumultModel",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // The only code that touches the kernel: commands, namespaces, /proc.
+        .target(
+            name: "TumultSystem"
+        ),
+        // Injectors, one folder per fault family: apply one fault to one target, recover it.
+        .target(
+            name: "TumultFaults",
+            dependencies: ["TumultModel", "TumultSystem"]
+        ),
+        // The host agent: the journal written before the host changes, recovery, the injector registry.
+        .target(
+            name: "TumultDaemon",
+            dependencies: [
+                "TumultFaults",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // The CLI: parsing and printing only.
         .executableTarget(
             name: "tumult",
             dependencies: [
                 "TumultModel",
+                "TumultDaemon",
+                "TumultFaults",
+                "TumultSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -32,9 +54,20 @@ let package = Package(
             dependencies: ["TumultModel"],
             path: "Benchmarks/TumultBenchmarks"
         ),
+        // Userspace netem over NFQUEUE (C, Linux only): kernels without sch_netem.
+        .executableTarget(
+            name: "tumult-netem",
+            path: "Sources/tumult-netem",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("netfilter_queue"), .linkedLibrary("m")]
+        ),
         .testTarget(
             name: "TumultModelTests",
             dependencies: ["TumultModel", "tumult"]
+        ),
+        .testTarget(
+            name: "TumultFaultsTests",
+            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem"]
         ),
     ]
 )

@@ -1,0 +1,191 @@
+import Foundation
+import GRDB
+import TumultFaults
+
+/// The attack journal: an SQLite file under Tumult's state directory that
+/// records every attack and, *before* each host change, how to undo it.
+/// After a crash at any moment, what is in here is enough to put every
+/// target back as it was.
+public final class Journal: Sendable {
+    public enum State: String, Codable, Sendable, CaseIterable {
+        /// Changes are being made.
+        case injecting
+        /// Every change is in place.
+        case injected
+        /// Undo is in progress (or was interrupted).
+        case recovering
+        /// Everything is undone.
+        case recovered
+        /// Applying failed; what was done has been undone.
+        case failed
+    }
+
+    /// One attack as the journal knows it.
+    public struct Attack: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+        public static let databaseTableName = "attack"
+        public var uid: String
+        public var family: String
+        public var action: String
+        public var target: String
+        /// The fault, as its injector encodes it (JSON).
+        public var fault: String
+        public var state: State
+        public var message: String?
+        public var createdAt: Date
+        public var updatedAt: Date
+        /// When a foreground attack is due to end.
+        public var endsAt: Date?
+        /// The process holding the attack in the foreground, if any.
+        public var ownerPID: Int32?
+
+        public var needsRecovery: Bool { state != .recovered && state != .failed }
+    }
+
+    /// One recorded host change and how to undo it.
+    public struct Step: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+        public static let databaseTableName = "step"
+        public var attack: String
+        public var sequence: Int
+        public var summary: String
+        /// The injector's undo step (JSON).
+        public var undo: Data
+        /// Whether the change was confirmed; unconfirmed ones are undone too.
+        public var applied: Bool
+    }
+
+    public let path: String
+    private let database: DatabaseQueue
+
+    /// Opens (creating if needed) `journal.sqlite` in `directory`.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        path = directory.appendingPathComponent("journal.sqlite").path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "attack") { table in
+                table.primaryKey("uid", .text)
+                table.column("family", .text).notNull()
+                table.column("action", .text).notNull()
+                table.column("target", .text).notNull()
+                table.column("fault", .text).notNull()
+                table.column("state", .text).notNull()
+                table.column("message", .text)
+                table.column("createdAt", .datetime).notNull()
+                table.column("updatedAt", .datetime).notNull()
+                table.column("endsAt", .datetime)
+                table.column("ownerPID", .integer)
+            }
+            try db.create(table: "step") { table in
+                table.column("attack", .text).notNull().references("attack", onDelete: .cascade)
+                table.column("sequence", .integer).notNull()
+                table.column("summary", .text).notNull()
+                table.column("undo", .blob).notNull()
+                table.column("applied", .boolean).notNull()
+                table.primaryKey(["attack", "sequence"])
+            }
+        }
+        try migrator.migrate(database)
+    }
+
+    /// `$TUMULT_HOME`, else `/var/lib/tumult` for root and `~/.tumult` for others.
+    public static func defaultDirectory() -> URL {
+        if let home = ProcessInfo.processInfo.environment["TUMULT_HOME"], !home.isEmpty {
+            return URL(fileURLWithPath: home)
+        }
+        if getuid() == 0 { return URL(fileURLWithPath: "/var/lib/tumult") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".tumult")
+    }
+
+    public func begin(_ attack: Attack) throws {
+        try database.write { db in try attack.insert(db) }
+    }
+
+    public func update(_ uid: String, state: State, message: String? = nil, endsAt: Date? = nil) throws {
+        try database.write { db in
+            guard var attack = try Attack.fetchOne(db, key: uid) else { return }
+            attack.state = state
+            if let message { attack.message = message }
+            if let endsAt { attack.endsAt = endsAt }
+            attack.updatedAt = Date()
+            try attack.update(db)
+        }
+    }
+
+    public func setOwner(_ uid: String, pid: Int32?) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE attack SET ownerPID = ? WHERE uid = ?", arguments: [pid, uid])
+        }
+    }
+
+    public func attack(_ uid: String) throws -> Attack? {
+        try database.read { db in try Attack.fetchOne(db, key: uid) }
+    }
+
+    /// Attacks whose uid starts with `prefix` (users type short ids).
+    public func attacks(matching prefix: String) throws -> [Attack] {
+        try database.read { db in
+            try Attack.fetchAll(db, sql: "SELECT * FROM attack WHERE uid LIKE ? ORDER BY createdAt",
+                                arguments: [prefix.replacingOccurrences(of: "%", with: "") + "%"])
+        }
+    }
+
+    public func attacks() throws -> [Attack] {
+        try database.read { db in try Attack.fetchAll(db, sql: "SELECT * FROM attack ORDER BY createdAt") }
+    }
+
+    public func steps(of uid: String) throws -> [Step] {
+        try database.read { db in
+            try Step.fetchAll(db, sql: "SELECT * FROM step WHERE attack = ? ORDER BY sequence", arguments: [uid])
+        }
+    }
+
+    /// A `ChangeRecorder` that writes `uid`'s steps into this journal.
+    public func recorder(for uid: String) -> ChangeRecorder {
+        StepRecorder(journal: self, attack: uid)
+    }
+
+    func recordStep(attack: String, summary: String, undo: Data) throws -> Int {
+        try database.write { db in
+            let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) + 1 FROM step WHERE attack = ?",
+                                        arguments: [attack]) ?? 1
+            try Step(attack: attack, sequence: next, summary: summary, undo: undo, applied: false).insert(db)
+            return next
+        }
+    }
+
+    func confirmStep(attack: String, sequence: Int, undo: Data?) throws {
+        try database.write { db in
+            if let undo {
+                try db.execute(sql: "UPDATE step SET applied = 1, undo = ? WHERE attack = ? AND sequence = ?",
+                               arguments: [undo, attack, sequence])
+            } else {
+                try db.execute(sql: "UPDATE step SET applied = 1 WHERE attack = ? AND sequence = ?",
+                               arguments: [attack, sequence])
+            }
+        }
+    }
+}
+
+/// Records an attack's steps in the journal, each committed before the
+/// change it describes is made.
+final class StepRecorder: ChangeRecorder {
+    let journal: Journal
+    let attack: String
+
+    init(journal: Journal, attack: String) {
+        self.journal = journal
+        self.attack = attack
+    }
+
+    func willApply(_ summary: String, undo: Data) throws -> Int {
+        try journal.recordStep(attack: attack, summary: summary, undo: undo)
+    }
+
+    func didApply(_ sequence: Int, undo: Data?) throws {
+        try journal.confirmStep(attack: attack, sequence: sequence, undo: undo)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Where a network fault acts: a named namespace (`/var/run/netns/NAME`),
+/// the namespace of a process, or the host's own.
+///
+/// Commands run inside it through `ip netns exec` or `nsenter`, in a child
+/// process: `setns` changes only the calling thread, so it is never called
+/// from Tumult's own (Swift concurrency) threads.
+public enum NetworkNamespace: Sendable, Hashable, Codable, CustomStringConvertible {
+    case host
+    case named(String)
+    case process(Int32)
+
+    /// `command` as it runs inside this namespace.
+    public func wrap(_ command: Command) -> Command {
+        switch self {
+        case .host: command
+        case .named(let name): Command(["ip", "netns", "exec", name] + command.arguments)
+        case .process(let pid): Command(["nsenter", "--net=/proc/\(pid)/ns/net", "--"] + command.arguments)
+        }
+    }
+
+    /// Whether the namespace is still there; a vanished one needs no recovery.
+    public var exists: Bool {
+        switch self {
+        case .host: true
+        case .named(let name): FileManager.default.fileExists(atPath: "/var/run/netns/\(name)")
+        case .process(let pid): FileManager.default.fileExists(atPath: "/proc/\(pid)/ns/net")
+        }
+    }
+
+    /// The namespace's identity (its inode), to tell whether two refer to the same one.
+    public var inode: UInt64? {
+        let path: String
+        switch self {
+        case .host: path = "/proc/1/ns/net"
+        case .named(let name): path = "/var/run/netns/\(name)"
+        case .process(let pid): path = "/proc/\(pid)/ns/net"
+        }
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    public var description: String {
+        switch self {
+        case .host: "the host"
+        case .named(let name): "netns \(name)"
+        case .process(let pid): "the network namespace of pid \(pid)"
+        }
+    }
+}
+
+/// A command runner that runs everything inside one namespace.
+public struct NamespacedRunner: CommandRunner {
+    public var namespace: NetworkNamespace
+    public var base: any CommandRunner
+
+    public init(_ namespace: NetworkNamespace, base: any CommandRunner) {
+        self.namespace = namespace
+        self.base = base
+    }
+
+    public func run(_ command: Command) throws -> CommandResult {
+        try base.run(namespace.wrap(command))
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// What `/proc` says about processes: enough to find, verify and stop the
+/// helpers Tumult starts, even after Tumult itself was killed.
+public enum Processes {
+    /// The process's start time in clock ticks since boot (field 22 of
+    /// `/proc/PID/stat`): with the pid, it names one process for ever.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command come state (field 3) ... starttime (field 22).
+        guard fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+
+    /// The environment variable `name` of process `pid`.
+    public static func environment(of pid: Int32, _ name: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+        for entry in data.split(separator: 0) {
+            let text = String(decoding: entry, as: UTF8.self)
+            if text.hasPrefix(name + "=") { return String(text.dropFirst(name.count + 1)) }
+        }
+        return nil
+    }
+
+    /// Every pid whose environment has `name=value`.
+    public static func withEnvironment(_ name: String, equalTo value: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { environment(of: $0, name) == value }
+    }
+
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].split(separator: " ").first
+        return state != "Z" && state != "X"
+    }
+
+    /// Sends SIGTERM, then SIGKILL after `grace` seconds, and waits for the end.
+    public static func stop(_ pid: Int32, grace: TimeInterval = 2) {
+        guard isAlive(pid) else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(grace)
+        while isAlive(pid) && Date() < deadline { usleep(10_000) }
+        if isAlive(pid) {
+            kill(pid, SIGKILL)
+            while isAlive(pid) { usleep(5_000) }
+        }
+        // Reap it if it is our child, so it does not linger as a zombie.
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+    }
+}

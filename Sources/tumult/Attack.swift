@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import TumultDaemon
+import TumultFaults
+import TumultModel
+import TumultSystem
+
+/// `tumult attack`: inject one fault into one target, named after chaosd's
+/// commands.
+struct Attack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inject a fault into one target (a network namespace, a process's namespace, or the host).",
+        subcommands: [NetworkAttack.self, AttackList.self]
+    )
+}
+
+/// Options every attack takes: where, for how long, where the journal is.
+struct AttackOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The named network namespace to attack (/var/run/netns/NAME).", valueName: "name"))
+    var netns: String?
+
+    @Option(help: ArgumentHelp("Attack the network namespace of this process.", valueName: "pid"))
+    var pid: Int32?
+
+    @Option(help: ArgumentHelp("Stay in the foreground this long (e.g. 60s, 5m), then recover; Ctrl-C recovers early. Without it the fault stays until `tumult recover UID`.",
+                               valueName: "duration"))
+    var duration: String?
+
+    @Option(name: .customLong("state-dir"),
+            help: ArgumentHelp("Where the journal lives (default $TUMULT_HOME, else /var/lib/tumult).", valueName: "path"))
+    var stateDirectory: String?
+
+    func validate() throws {
+        if netns != nil && pid != nil { throw ValidationError("Give --netns or --pid, not both.") }
+        if let duration {
+            guard let parsed = try? GoDuration(parsing: duration), parsed.nanoseconds > 0 else {
+                throw ValidationError("--duration: \"\(duration)\" is not a positive duration (e.g. 30s, 5m).")
+            }
+        }
+    }
+
+    var namespace: NetworkNamespace {
+        if let netns { return .named(netns) }
+        if let pid { return .process(pid) }
+        return .host
+    }
+
+    var durationValue: GoDuration? { duration.flatMap { try? GoDuration(parsing: $0) } }
+
+    func journal() throws -> Journal {
+        try Journal(directory: stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+    }
+}
+
+/// Runs an attack: detached (print the uid, return) or in the foreground
+/// for its duration, recovering at the end or on SIGINT/SIGTERM.
+enum AttackDriver {
+    nonisolated(unsafe) static var interrupted: Int32 = 0
+
+    static func run<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String,
+                                             target: String, options: AttackOptions) throws {
+        let journal = try options.journal()
+        let runner = AttackRunner(journal: journal, registry: .standard())
+        guard let duration = options.durationValue else {
+            let uid = try runner.inject(fault, with: injector, action: action, target: target)
+            print(uid)
+            return
+        }
+        // Signals only set a flag; the loop below notices and recovers.
+        signal(SIGINT) { _ in AttackDriver.interrupted = 1 }
+        signal(SIGTERM) { _ in AttackDriver.interrupted = 1 }
+        let start = Date()
+        let end = start.addingTimeInterval(duration.seconds)
+        let uid = try runner.inject(fault, with: injector, action: action, target: target, endsAt: end,
+                                    owner: getpid())
+        print(uid)
+        // Whoever started us needs the uid now, even if we are killed later.
+        fflush(nil)
+        let terminal = isatty(STDERR_FILENO) == 1
+        var lastShown = -1
+        while Date() < end && interrupted == 0 {
+            let elapsed = Int(Date().timeIntervalSince(start))
+            if elapsed != lastShown {
+                let line = "\(action) on \(target): \(elapsed)s of \(Int(duration.seconds))s"
+                FileHandle.standardError.write(Data((terminal ? "\r\(line)\u{1B}[K" : line + "\n").utf8))
+                lastShown = elapsed
+            }
+            usleep(100_000)
+        }
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        try runner.recover(uid)
+        FileHandle.standardError.write(Data("recovered \(uid)\(interrupted != 0 ? " (interrupted)" : "")\n".utf8))
+    }
+}
+
+/// `tumult attack list`: the journal's attacks.
+struct AttackList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List attacks from the journal.")
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the journal lives.", valueName: "path"))
+    var stateDirectory: String?
+
+    @Flag(help: "Also list attacks that are recovered or failed.")
+    var all = false
+
+    func run() throws {
+        let journal = try Journal(directory: stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+        let formatter = ISO8601DateFormatter()
+        let rows = try journal.attacks().filter { all || $0.needsRecovery }
+        print(["UID", "KIND", "ACTION", "TARGET", "STATE", "SINCE"].joined(separator: "\t"))
+        for attack in rows {
+            print([attack.uid, attack.family, attack.action, attack.target, attack.state.rawValue,
+                   formatter.string(from: attack.createdAt)].joined(separator: "\t"))
+        }
+    }
+}
+
+/// `tumult recover UID` / `tumult recover --all`.
+struct Recover: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Undo attacks recorded in the journal (after a crash too).",
+        discussion: "Recovery is idempotent: what is already undone, or a target that no longer exists, counts as recovered."
+    )
+
+    @Argument(help: "The attack's uid (or a unique prefix of it).")
+    var uid: String?
+
+    @Flag(help: "Recover every attack that is not recovered yet.")
+    var all = false
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where the journal lives.", valueName: "path"))
+    var stateDirectory: String?
+
+    func validate() throws {
+        if (uid == nil) == !all { throw ValidationError("Give an attack uid or --all.") }
+    }
+
+    func run() throws {
+        let journal = try Journal(directory: stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+        let runner = AttackRunner(journal: journal, registry: .standard())
+        if all {
+            let (recovered, failures) = runner.recoverAll()
+            for uid in recovered { print("recovered \(uid)") }
+            for (uid, failure) in failures.sorted(by: { $0.key < $1.key }) { printError("\(uid): \(failure)") }
+            if !failures.isEmpty { throw ExitCode(1) }
+            return
+        }
+        let matches = try journal.attacks(matching: uid!)
+        guard matches.count == 1 else {
+            printError(matches.isEmpty ? "no attack \(uid!) in the journal" : "\(uid!) matches \(matches.count) attacks; give more of the uid")
+            throw ExitCode(1)
+        }
+        try runner.recover(matches[0].uid)
+        print("recovered \(matches[0].uid)")
+    }
+}

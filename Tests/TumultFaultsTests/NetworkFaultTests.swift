@@ -1,0 +1,196 @@
+import Foundation
+import Testing
+import TumultSystem
+
+/// Root integration tests: real namespaces, real traffic, the real `tumult`
+/// binary, and after every attack the namespaces exactly as before.
+@Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
+struct NetworkFaultTests {
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path
+
+    var tumult: URL {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundle.appendingPathComponent("tumult"), bundle.deletingLastPathComponent().appendingPathComponent("tumult")]
+        where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate
+        }
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent(".build/debug/tumult")
+    }
+
+    @discardableResult
+    func attack(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let result = try Spawn.run([tumult.path] + arguments, environment: ["TUMULT_HOME": home])
+        return (result.status, result.stdout, result.stderr)
+    }
+
+    /// Injects, hands the uid to `body`, recovers, and checks both namespaces
+    /// are exactly as before.
+    func withAttack(_ network: TestNetwork, _ arguments: [String], _ body: () throws -> Void) throws {
+        let before = try network.snapshots()
+        let injected = try attack(["attack", "network"] + arguments)
+        try #require(injected.status == 0, "inject failed: \(injected.stderr)")
+        let uid = injected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer {
+            let recovered = try? attack(["recover", uid])
+            #expect(recovered?.status == 0, "recover failed: \(recovered?.stderr ?? "")")
+            #expect((try? network.snapshots()) == before, "the namespaces differ after recovery")
+            #expect(Processes.withEnvironment("TUMULT_ATTACK", equalTo: uid).isEmpty, "an engine is left running")
+        }
+        try body()
+        _ = home
+    }
+
+    @Test func delayAddsLatencyAndJitterSpreadsIt() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        let baseline = try network.ping(from: network.a, to: network.addressB, count: 10)
+        #expect(baseline.mean < 1)
+        try withAttack(network, ["delay", "--netns", network.a, "--latency", "100ms"]) { () throws in
+            let delayed = try network.ping(from: network.a, to: network.addressB, count: 30, interval: 0.05)
+            #expect(delayed.received == 30)
+            #expect((95...110).contains(delayed.mean), "mean RTT \(delayed.mean) ms")
+            #expect(delayed.standardDeviation < 5)
+        }
+        try withAttack(network, ["delay", "--netns", network.a, "--latency", "100ms", "--jitter", "20ms"]) { () throws in
+            let jittered = try network.ping(from: network.a, to: network.addressB, count: 60, interval: 0.05)
+            #expect((90...115).contains(jittered.mean), "mean RTT \(jittered.mean) ms")
+            #expect(jittered.standardDeviation > 5, "spread \(jittered.standardDeviation) ms")
+            #expect((jittered.rtts.max() ?? 0) - (jittered.rtts.min() ?? 0) > 15)
+        }
+        let after = try network.ping(from: network.a, to: network.addressB, count: 10)
+        #expect(after.mean < 1, "RTT after recovery \(after.mean) ms")
+    }
+
+    @Test func lossDropsItsShareAndCorrelationMakesBursts() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        var uncorrelated: TestNetwork.PingResult?
+        try withAttack(network, ["loss", "--netns", network.a, "--percent", "30"]) { () throws in
+            let result = try network.ping(from: network.a, to: network.addressB, count: 1500, interval: 0.002)
+            #expect(result.sent == 1500)
+            #expect((0.26...0.34).contains(result.lossRate), "loss \(result.lossRate)")
+            uncorrelated = result
+        }
+        try withAttack(network, ["loss", "--netns", network.a, "--percent", "30", "--correlation", "75"]) { () throws in
+            let correlated = try network.ping(from: network.a, to: network.addressB, count: 1500, interval: 0.002)
+            let plain = Self.meanBurst(uncorrelated!, count: 1500)
+            let bursty = Self.meanBurst(correlated, count: 1500)
+            #expect(bursty > plain * 1.3, "mean loss burst \(bursty) (correlated) vs \(plain)")
+        }
+    }
+
+    /// The mean length of runs of consecutive lost packets.
+    static func meanBurst(_ ping: TestNetwork.PingResult, count: Int) -> Double {
+        var runs: [Int] = []
+        var current = 0
+        for sequence in 1...count {
+            if ping.answered.contains(sequence) {
+                if current > 0 { runs.append(current) }
+                current = 0
+            } else {
+                current += 1
+            }
+        }
+        if current > 0 { runs.append(current) }
+        return runs.isEmpty ? 0 : Double(runs.reduce(0, +)) / Double(runs.count)
+    }
+
+    @Test func duplicateAndCorruptShowTheirDamage() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        try withAttack(network, ["duplicate", "--netns", network.a, "--percent", "50"]) { () throws in
+            let result = try network.ping(from: network.a, to: network.addressB, count: 100)
+            #expect(result.duplicates > 20, "\(result.duplicates) duplicates")
+        }
+        let errorsBefore = try network.ipHeaderErrors(network.b)
+        try withAttack(network, ["corrupt", "--netns", network.a, "--percent", "50"]) { () throws in
+            let result = try network.ping(from: network.a, to: network.addressB, count: 100)
+            #expect((0.3...0.7).contains(result.lossRate), "loss \(result.lossRate)")
+        }
+        let damaged = try network.ipHeaderErrors(network.b) - errorsBefore
+        #expect(damaged > 25, "\(damaged) packets failed B's header check")
+    }
+
+    @Test func partitionCutsTheChosenDirectionOnly() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        try network.listen(in: network.a, port: 7001)
+        try network.listen(in: network.b, port: 7002)
+        #expect(try network.connects(from: network.a, to: network.addressB, port: 7002))
+        #expect(try network.connects(from: network.b, to: network.addressA, port: 7001))
+
+        try withAttack(network, ["partition", "--netns", network.a, "--direction", "both"]) { () throws in
+            #expect(try network.ping(from: network.a, to: network.addressB, count: 3).received == 0)
+            #expect(try network.ping(from: network.b, to: network.addressA, count: 3).received == 0)
+            #expect(try !network.connects(from: network.a, to: network.addressB, port: 7002))
+        }
+        try withAttack(network, ["partition", "--netns", network.a, "--direction", "to"]) { () throws in
+            #expect(try !network.connects(from: network.a, to: network.addressB, port: 7002))
+            #expect(try network.connects(from: network.b, to: network.addressA, port: 7001))
+        }
+        try withAttack(network, ["partition", "--netns", network.a, "--direction", "from"]) { () throws in
+            #expect(try network.connects(from: network.a, to: network.addressB, port: 7002))
+            #expect(try !network.connects(from: network.b, to: network.addressA, port: 7001))
+        }
+        // Only the named peer is cut.
+        try withAttack(network, ["partition", "--netns", network.a, "--direction", "both", "--ip", "\(network.otherAddressB)/32"]) { () throws in
+            #expect(try network.ping(from: network.a, to: network.addressB, count: 3).received == 3)
+            #expect(try network.ping(from: network.a, to: network.otherAddressB, count: 3).received == 0)
+        }
+        #expect(try network.connects(from: network.a, to: network.addressB, port: 7002))
+    }
+
+    @Test func bandwidthShapesToTheRate() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        try withAttack(network, ["bandwidth", "--netns", network.a, "--rate", "10mbit", "--limit", "20000", "--buffer", "10000"]) { () throws in
+            let rate = try network.throughput(seconds: 4)
+            #expect((9...11).contains(rate), "\(rate) Mbit/s")
+        }
+    }
+
+    @Test func killedForegroundAttackIsRecoveredFromTheJournal() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        let before = try network.snapshots()
+        let child = try Spawn.start([tumult.path, "attack", "network", "delay", "--netns", network.a, "--latency", "50ms",
+                                     "--duration", "60s"], environment: ["TUMULT_HOME": home])
+        defer { close(child.stdout); close(child.stderr) }
+        // Wait until the attack is in place, then kill -9 in the middle.
+        var delayed = false
+        for _ in 0..<50 where !delayed {
+            usleep(100_000)
+            delayed = (try network.ping(from: network.a, to: network.addressB, count: 1, wait: 1).mean) > 40
+        }
+        #expect(delayed)
+        kill(child.pid, SIGKILL)
+        Spawn.wait(for: child.pid)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = max(0, read(child.stdout, &buffer, buffer.count))
+        let uid = String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let recovered = try attack(["recover", "--all"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(recovered.stdout.contains(uid))
+        #expect(try network.snapshots() == before)
+        #expect(Processes.withEnvironment("TUMULT_ATTACK", equalTo: uid).isEmpty)
+        #expect(try network.ping(from: network.a, to: network.addressB, count: 5).mean < 1)
+        let listed = try attack(["attack", "list"])
+        #expect(!listed.stdout.contains(uid), "still listed as active: \(listed.stdout)")
+    }
+
+    @Test func kernelBackendWithoutNetemFailsClearlyAndLeavesNothing() throws {
+        let runner = ProcessCommandRunner()
+        guard !KernelSupport.hasQdisc("netem", runner: runner) else { return }
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        let before = try network.snapshots()
+        let result = try attack(["attack", "network", "delay", "--netns", network.a, "--latency", "10ms",
+                                 "--network-backend", "kernel"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("sch_netem"), "\(result.stderr)")
+        #expect(try network.snapshots() == before)
+    }
+}
