@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Installs Tumult on a Debian machine: the Debian packages it needs, a
-# release build of `tumult` in /usr/local/bin, and a first check that it runs.
+# Installs Tumult on a Debian machine: the Debian packages it needs, release
+# builds of `tumult` and its userspace packet engine `tumult-netem` in
+# /usr/local/bin, and a first check that it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages Tumult uses at run time (none yet beyond the Swift toolchain).
-packages=()
-if [ "${#packages[@]}" -gt 0 ]; then
+# What Tumult drives at run time (tc, ip, iptables, ipset, nft) and the
+# NFQUEUE library the engine is built against.
+packages=(iproute2 iptables ipset nftables libnetfilter-queue-dev)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${packages[@]}"
+    apt-get install -y -qq "${missing[@]}"
 fi
 
 swift build -c release --product tumult
-install -m 0755 .build/release/tumult /usr/local/bin/tumult
+swift build -c release --product tumult-netem
+install -m 0755 .build/release/tumult .build/release/tumult-netem /usr/local/bin/
 tumult --version
-# Tumult's main job today: checking Chaos Mesh documents.
+# Tumult's main job today: checking Chaos Mesh documents and attacking one target at a time.
 tumult validate -f examples/
