@@ -59,6 +59,15 @@ struct NetworkFaultTests {
             #expect(jittered.standardDeviation > 5, "spread \(jittered.standardDeviation) ms")
             #expect((jittered.rtts.max() ?? 0) - (jittered.rtts.min() ?? 0) > 15)
         }
+        // Incoming traffic only, then both ways (twice the latency per round trip).
+        try withAttack(network, ["delay", "--netns", network.a, "--latency", "50ms", "--direction", "from"]) { () throws in
+            let delayed = try network.ping(from: network.b, to: network.addressA, count: 10, interval: 0.05)
+            #expect((48...60).contains(delayed.mean), "mean RTT \(delayed.mean) ms")
+        }
+        try withAttack(network, ["delay", "--netns", network.a, "--latency", "50ms", "--direction", "both"]) { () throws in
+            let delayed = try network.ping(from: network.b, to: network.addressA, count: 10, interval: 0.05)
+            #expect((98...112).contains(delayed.mean), "mean RTT \(delayed.mean) ms")
+        }
         let after = try network.ping(from: network.a, to: network.addressB, count: 10)
         #expect(after.mean < 1, "RTT after recovery \(after.mean) ms")
     }
