@@ -7,7 +7,7 @@ struct NetworkAttack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "network",
         abstract: "Delay, lose, duplicate, corrupt, partition or shape a target's traffic.",
-        subcommands: [Delay.self, Loss.self, Duplicate.self, Corrupt.self, Partition.self, Bandwidth.self]
+        subcommands: [Delay.self, Loss.self, Duplicate.self, Corrupt.self, Netem.self, Partition.self, Bandwidth.self]
     )
 }
 
@@ -183,6 +183,52 @@ struct Corrupt: PercentAction {
     @OptionGroup var network: NetworkOptions
     @OptionGroup var netem: NetemOptions
     @Option(help: ArgumentHelp("Percent of packets to corrupt.", valueName: "percent")) var percent: String
+}
+
+/// Several netem faults at once, as NetworkChaos's `netem` action.
+struct Netem: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delay, lose, duplicate and corrupt at once (NetworkChaos action netem).")
+    @OptionGroup var network: NetworkOptions
+    @Option(help: ArgumentHelp("Added latency (e.g. 100ms).", valueName: "duration")) var latency: String?
+    @Option(help: ArgumentHelp("Random variation, uniform in ±jitter.", valueName: "duration")) var jitter: String?
+    @Option(name: .customLong("delay-correlation"), help: ArgumentHelp("Correlation of the delay, 0-100.", valueName: "percent")) var delayCorrelation: String?
+    @Option(help: ArgumentHelp("Percent of packets to drop.", valueName: "percent")) var loss: String?
+    @Option(name: .customLong("loss-correlation"), help: ArgumentHelp("Correlation of the loss, 0-100.", valueName: "percent")) var lossCorrelation: String?
+    @Option(help: ArgumentHelp("Percent of packets to duplicate.", valueName: "percent")) var duplicate: String?
+    @Option(name: .customLong("duplicate-correlation"), help: ArgumentHelp("Correlation of the duplication, 0-100.", valueName: "percent")) var duplicateCorrelation: String?
+    @Option(help: ArgumentHelp("Percent of packets to corrupt.", valueName: "percent")) var corrupt: String?
+    @Option(name: .customLong("corrupt-correlation"), help: ArgumentHelp("Correlation of the corruption, 0-100.", valueName: "percent")) var corruptCorrelation: String?
+    @Option(help: ArgumentHelp("Packets held at once; more are dropped.", valueName: "packets")) var limit: Int = 1000
+
+    func percent(_ flag: String, _ text: String?) throws -> Double {
+        try parseFlag(flag, text) { try Percentage(parsing: $0) }?.value ?? 0
+    }
+
+    func build() throws -> NetworkFault {
+        var fault = network.fault(.netem)
+        fault.netem.latency = try parseFlag("--latency", latency) { try GoDuration(parsing: $0) }?.nanoseconds ?? 0
+        fault.netem.jitter = try parseFlag("--jitter", jitter) { try GoDuration(parsing: $0) }?.nanoseconds ?? 0
+        fault.netem.delayCorrelation = try percent("--delay-correlation", delayCorrelation)
+        fault.netem.loss = try percent("--loss", loss)
+        fault.netem.lossCorrelation = try percent("--loss-correlation", lossCorrelation)
+        fault.netem.duplicate = try percent("--duplicate", duplicate)
+        fault.netem.duplicateCorrelation = try percent("--duplicate-correlation", duplicateCorrelation)
+        fault.netem.corrupt = try percent("--corrupt", corrupt)
+        fault.netem.corruptCorrelation = try percent("--corrupt-correlation", corruptCorrelation)
+        fault.netem.limit = limit
+        return fault
+    }
+
+    func validate() throws {
+        let fault = try build()
+        if fault.netem.latency < 0 || fault.netem.jitter < 0 { throw ValidationError("--latency and --jitter must not be negative.") }
+        if fault.netem.isEmpty { throw ValidationError("Give at least one of --latency, --loss, --duplicate, --corrupt.") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1.") }
+    }
+
+    func run() throws {
+        try network.run(try build())
+    }
 }
 
 struct Partition: ParsableCommand {

@@ -151,6 +151,26 @@ struct NetworkFaultTests {
         #expect(try network.connects(from: network.a, to: network.addressB, port: 7002))
     }
 
+    @Test func netemCombinesFaults() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        try withAttack(network, ["netem", "--netns", network.a, "--latency", "30ms", "--loss", "20"]) { () throws in
+            let result = try network.ping(from: network.a, to: network.addressB, count: 600, interval: 0.002)
+            #expect((0.15...0.25).contains(result.lossRate), "loss \(result.lossRate)")
+            #expect((29...40).contains(result.mean), "mean RTT \(result.mean) ms")
+        }
+    }
+
+    @Test func aProcessNamesItsNetworkNamespace() throws {
+        let network = try TestNetwork()
+        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        let sleeper = try network.startProcess(in: network.a, ["sleep", "60"])
+        try withAttack(network, ["delay", "--pid", String(sleeper), "--latency", "40ms"]) { () throws in
+            let delayed = try network.ping(from: network.a, to: network.addressB, count: 10, interval: 0.05)
+            #expect((38...50).contains(delayed.mean), "mean RTT \(delayed.mean) ms")
+        }
+    }
+
     @Test func bandwidthShapesToTheRate() throws {
         let network = try TestNetwork()
         defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }

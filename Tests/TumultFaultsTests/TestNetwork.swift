@@ -72,8 +72,16 @@ final class TestNetwork {
 
     /// Starts a long-running process in `namespace`, stopped by `tearDown`.
     func start(in namespace: String, _ arguments: [String]) throws {
+        _ = try startProcess(in: namespace, arguments)
+    }
+
+    /// The same, returning its pid (`ip netns exec` execs the command, so
+    /// the pid is the command's).
+    func startProcess(in namespace: String, _ arguments: [String]) throws -> Int32 {
         let child = try Spawn.start(["ip", "netns", "exec", namespace] + arguments, captureOutput: false)
         background.append(child.pid)
+        usleep(200_000)
+        return child.pid
     }
 
     /// Everything a fault could leave behind in a namespace.
