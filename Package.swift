@@ -8,11 +8,13 @@ let package = Package(
         .executable(name: "tumult", targets: ["tumult"]),
         .library(name: "TumultModel", targets: ["TumultModel"]),
         .executable(name: "tumult-netem", targets: ["tumult-netem"]),
+        .executable(name: "tumult-stress", targets: ["tumult-stress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.0.0"),
     ],
     targets: [
         // Chaos Mesh documents as values: decoding, validation, defaults. No I/O.
@@ -27,7 +29,11 @@ let package = Package(
         // Injectors, one folder per fault family: apply one fault to one target, recover it.
         .target(
             name: "TumultFaults",
-            dependencies: ["TumultModel", "TumultSystem"]
+            dependencies: [
+                "TumultModel", "TumultSystem",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // The host agent: the journal written before the host changes, recovery, the injector registry.
         .target(
@@ -51,7 +57,7 @@ let package = Package(
         // `swift run -c release tumult-bench` prints the benchmark tables.
         .executableTarget(
             name: "tumult-bench",
-            dependencies: ["TumultModel"],
+            dependencies: ["TumultModel", "TumultSystem"],
             path: "Benchmarks/TumultBenchmarks"
         ),
         // Userspace netem over NFQUEUE (C, Linux only): kernels without sch_netem.
@@ -61,13 +67,19 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("netfilter_queue"), .linkedLibrary("m")]
         ),
+        // One CPU or memory stress worker (C, Linux only), placed in its target's cgroups.
+        .executableTarget(
+            name: "tumult-stress",
+            path: "Sources/tumult-stress",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         .testTarget(
             name: "TumultModelTests",
             dependencies: ["TumultModel", "tumult"]
         ),
         .testTarget(
             name: "TumultFaultsTests",
-            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem"]
+            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem", "tumult-stress"]
         ),
     ]
 )

@@ -20,7 +20,8 @@ fi
 
 swift build -c release --product tumult
 swift build -c release --product tumult-netem
-install -m 0755 .build/release/tumult .build/release/tumult-netem /usr/local/bin/
+swift build -c release --product tumult-stress
+install -m 0755 .build/release/tumult .build/release/tumult-netem .build/release/tumult-stress /usr/local/bin/
 tumult --version
 # Tumult's main job today: checking Chaos Mesh documents and attacking one target at a time.
 tumult validate -f examples/

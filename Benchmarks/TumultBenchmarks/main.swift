@@ -2,6 +2,7 @@ import Foundation
 import TumultModel
 
 /// `swift run -c release tumult-bench [validate] [--examples DIR] [--seconds N]`
+/// `swift run -c release tumult-bench network [--tumult PATH] [--anchor FILE]` (root; NetworkBenchmark.swift)
 ///
 /// Prints how many documents per second the loader (parse + decode +
 /// validate, what `tumult validate` does per document) handles, over Chaos
@@ -76,12 +77,23 @@ var examples = "../shared/conformance/chaos-mesh/examples"
 var seconds = 3.0
 if let flag = arguments.firstIndex(of: "--examples"), flag + 1 < arguments.count { examples = arguments[flag + 1] }
 if let flag = arguments.firstIndex(of: "--seconds"), flag + 1 < arguments.count { seconds = Double(arguments[flag + 1]) ?? 3 }
+// The network benchmark drives the `tumult` built beside this executable unless told otherwise.
+let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+var tumult = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("tumult").path
+var anchor = "../shared/anchors/nfq-passthrough.c"
+if let flag = arguments.firstIndex(of: "--tumult"), flag + 1 < arguments.count { tumult = arguments[flag + 1] }
+if let flag = arguments.firstIndex(of: "--anchor"), flag + 1 < arguments.count { anchor = arguments[flag + 1] }
+for flag in ["--examples", "--seconds", "--tumult", "--anchor"] {
+    if let index = arguments.firstIndex(of: flag), index + 1 < arguments.count { arguments.removeSubrange(index...index + 1) }
+}
 let which = arguments.first { !$0.hasPrefix("--") && !$0.contains("/") && Double($0) == nil } ?? "validate"
 do {
     switch which {
     case "validate": try ValidateBenchmark(examples: examples, seconds: seconds).run()
+    case "network": try NetworkBenchmark(tumult: tumult, anchorSource: anchor).run()
+    case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
-        print("unknown benchmark \(which); available: validate")
+        print("unknown benchmark \(which); available: validate, network, stress")
         exit(2)
     }
 } catch {

@@ -27,6 +27,10 @@ public struct InjectorRegistry: Sendable {
     public static func standard(network: NetworkFaultInjector = NetworkFaultInjector()) -> InjectorRegistry {
         var registry = InjectorRegistry()
         registry.register(network)
+        registry.register(ProcessFaultInjector())
+        registry.register(StressFaultInjector())
+        registry.register(DiskFaultInjector())
+        registry.register(DNSFaultInjector())
         return registry
     }
 }

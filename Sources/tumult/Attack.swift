@@ -9,17 +9,17 @@ import TumultSystem
 /// commands.
 struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inject a fault into one target (a network namespace, a process's namespace, or the host).",
-        subcommands: [NetworkAttack.self, AttackList.self]
+        abstract: "Inject one fault into one target: a network namespace, a process (its namespace, cgroups or itself), a filesystem, or the host.",
+        subcommands: [NetworkAttack.self, StressAttack.self, DiskAttack.self, ProcessAttack.self, DNSAttack.self, AttackList.self]
     )
 }
 
 /// Options every attack takes: where, for how long, where the journal is.
 struct AttackOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The named network namespace to attack (/var/run/netns/NAME).", valueName: "name"))
+    @Option(help: ArgumentHelp("The named network namespace to attack (/var/run/netns/NAME): network and DNS attacks act on it, process and stress attacks on the processes inside it.", valueName: "name"))
     var netns: String?
 
-    @Option(help: ArgumentHelp("Attack the network namespace of this process.", valueName: "pid"))
+    @Option(help: ArgumentHelp("The target process: network and DNS attacks act on its network namespace, stress on its cgroups, process attacks on the process itself.", valueName: "pid"))
     var pid: Int32?
 
     @Option(help: ArgumentHelp("Stay in the foreground this long (e.g. 60s, 5m), then recover; Ctrl-C recovers early. Without it the fault stays until `tumult recover UID`.",

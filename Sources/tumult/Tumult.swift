@@ -8,7 +8,7 @@ struct Tumult: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Chaos engineering for Linux hosts, driven by Chaos Mesh documents.",
         version: version,
-        subcommands: [Validate.self, Convert.self, Attack.self, Recover.self]
+        subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, DNSResponderCommand.self]
     )
 
     /// Misuse exits with 2, as documented, rather than the parser's 64.

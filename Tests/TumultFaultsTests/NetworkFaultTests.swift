@@ -82,12 +82,27 @@ struct NetworkFaultTests {
             #expect((0.26...0.34).contains(result.lossRate), "loss \(result.lossRate)")
             uncorrelated = result
         }
+        // netem's correlation makes each draw lean on the last one: losses come
+        // in bursts (a loss is far likelier right after a loss), and, as in
+        // the kernel, the overall rate falls well below the nominal one.
         try withAttack(network, ["loss", "--netns", network.a, "--percent", "30", "--correlation", "75"]) { () throws in
-            let correlated = try network.ping(from: network.a, to: network.addressB, count: 1500, interval: 0.002)
-            let plain = Self.meanBurst(uncorrelated!, count: 1500)
-            let bursty = Self.meanBurst(correlated, count: 1500)
-            #expect(bursty > plain * 1.3, "mean loss burst \(bursty) (correlated) vs \(plain)")
+            let correlated = try network.ping(from: network.a, to: network.addressB, count: 3000, interval: 0.001)
+            let plainLift = Self.lossAfterLoss(uncorrelated!, count: 1500) / uncorrelated!.lossRate
+            let burstyLift = Self.lossAfterLoss(correlated, count: 3000) / correlated.lossRate
+            #expect(plainLift < 1.5, "uncorrelated: P(loss | loss) / P(loss) = \(plainLift)")
+            #expect(burstyLift > 3, "correlated: P(loss | loss) / P(loss) = \(burstyLift)")
+            #expect(Self.meanBurst(correlated, count: 3000) > 1, "no loss bursts at all")
         }
+    }
+
+    /// The share of packets lost right after a lost packet.
+    static func lossAfterLoss(_ ping: TestNetwork.PingResult, count: Int) -> Double {
+        var afterLoss = 0, lostAfterLoss = 0
+        for sequence in 2...count where !ping.answered.contains(sequence - 1) {
+            afterLoss += 1
+            if !ping.answered.contains(sequence) { lostAfterLoss += 1 }
+        }
+        return afterLoss == 0 ? 0 : Double(lostAfterLoss) / Double(afterLoss)
     }
 
     /// The mean length of runs of consecutive lost packets.
