@@ -7,25 +7,12 @@ import TumultSystem
 /// binary attacks A, and `dig` in A sees the effect over UDP and TCP.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
 struct DNSFaultTests {
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path
-
-    var tumult: URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("tumult"), bundle.deletingLastPathComponent().appendingPathComponent("tumult")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent(".build/debug/tumult")
-    }
+    let cli = TumultCLI()
 
     static let names = ["web.tmt.test": "10.9.9.9", "db.tmt.test": "10.9.9.8", "other.tmt.test": "10.9.9.7"]
 
     @discardableResult
-    func tumult(_ arguments: [String]) throws -> CommandResult {
-        try Spawn.run([tumult.path] + arguments, environment: ["TUMULT_HOME": home])
-    }
+    func tumult(_ arguments: [String]) throws -> CommandResult { try cli.run(arguments) }
 
     /// What `dig` in A made of one query.
     struct Lookup: CustomStringConvertible {
@@ -57,7 +44,7 @@ struct DNSFaultTests {
             try? FileManager.default.removeItem(atPath: etc)
             // Only when this test made it and nobody else uses it now (rmdir fails on a non-empty directory).
             if !hadNetnsDirectory { rmdir("/etc/netns") }
-            try? FileManager.default.removeItem(atPath: home)
+            cli.removeHome()
         }
         try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
         try "nameserver \(network.addressB)\n".write(toFile: "\(etc)/resolv.conf", atomically: true, encoding: .utf8)
@@ -137,8 +124,8 @@ struct DNSFaultTests {
     @Test func killedForegroundAttackIsRecoveredFromTheJournal() throws {
         try withResolvingNetwork { network in
             let before = try network.snapshots()
-            let child = try Spawn.start([tumult.path, "attack", "dns", "error", "--netns", network.a,
-                                         "--patterns", "web.tmt.test", "--duration", "60s"], environment: ["TUMULT_HOME": home])
+            let child = try cli.start(["attack", "dns", "error", "--netns", network.a,
+                                       "--patterns", "web.tmt.test", "--duration", "60s"])
             defer { close(child.stdout); close(child.stderr) }
             var failing = false
             for _ in 0..<30 where !failing {
@@ -164,7 +151,7 @@ struct DNSFaultTests {
     }
 
     @Test func badPatternsAreRefusedAndChangeNothing() throws {
-        defer { try? FileManager.default.removeItem(atPath: home) }
+        defer { cli.removeHome() }
         let result = try tumult(["attack", "dns", "error", "--netns", "tmt-none", "--patterns", "a*b"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("* may only be the last character"), "\(result.stderr)")

@@ -29,24 +29,10 @@ struct DiskPlanTests {
 /// `tumult` binary, and after every attack the filesystem empty again.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
 struct DiskFaultTests {
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path
-
-    var tumult: URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("tumult"), bundle.deletingLastPathComponent().appendingPathComponent("tumult")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent(".build/debug/tumult")
-    }
+    let cli = TumultCLI()
 
     @discardableResult
-    func tumult(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let result = try Spawn.run([tumult.path] + arguments, environment: ["TUMULT_HOME": home])
-        return (result.status, result.stdout, result.stderr)
-    }
+    func tumult(_ arguments: [String]) throws -> CommandResult { try cli.run(arguments) }
 
     /// A 64 MiB tmpfs of the test's own, unmounted and removed by `tearDown`.
     struct Scratch {
@@ -72,7 +58,7 @@ struct DiskFaultTests {
 
     func cleanUp(_ scratch: Scratch) {
         scratch.tearDown()
-        try? FileManager.default.removeItem(atPath: home)
+        cli.removeHome()
     }
 
     /// Injects a detached attack and returns its uid.
@@ -125,8 +111,8 @@ struct DiskFaultTests {
     @Test func payloadWritesWhileItRunsAndLeavesNothing() throws {
         let scratch = try Scratch()
         defer { cleanUp(scratch) }
-        let child = try Spawn.start([tumult.path, "attack", "disk", "payload", "--mode", "write", "--process-num", "2",
-                                     "--size", "4M", "--path", scratch.path, "--duration", "3s"], environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "disk", "payload", "--mode", "write", "--process-num", "2",
+                                   "--size", "4M", "--path", scratch.path, "--duration", "3s"])
         defer { close(child.stdout); close(child.stderr) }
         let uid = try #require(Self.firstLine(child.stdout), "no uid printed")
         // Both files written through (the first pass of each worker), and dd processes at work.
@@ -160,8 +146,8 @@ struct DiskFaultTests {
     @Test func killedForegroundFillIsRecoveredFromTheJournal() throws {
         let scratch = try Scratch()
         defer { cleanUp(scratch) }
-        let child = try Spawn.start([tumult.path, "attack", "disk", "fill", "--path", scratch.path, "--size", "8M",
-                                     "--duration", "60s"], environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "disk", "fill", "--path", scratch.path, "--size", "8M",
+                                   "--duration", "60s"])
         defer { close(child.stdout); close(child.stderr) }
         let uid = try #require(Self.firstLine(child.stdout), "no uid printed")
         #expect(scratch.files == ["tumult-fill-\(uid.prefix(8))"])

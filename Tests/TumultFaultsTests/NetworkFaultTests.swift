@@ -6,24 +6,10 @@ import TumultSystem
 /// binary, and after every attack the namespaces exactly as before.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
 struct NetworkFaultTests {
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path
-
-    var tumult: URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("tumult"), bundle.deletingLastPathComponent().appendingPathComponent("tumult")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent(".build/debug/tumult")
-    }
+    let cli = TumultCLI()
 
     @discardableResult
-    func attack(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let result = try Spawn.run([tumult.path] + arguments, environment: ["TUMULT_HOME": home])
-        return (result.status, result.stdout, result.stderr)
-    }
+    func attack(_ arguments: [String]) throws -> CommandResult { try cli.run(arguments) }
 
     /// Injects, hands the uid to `body`, recovers, and checks both namespaces
     /// are exactly as before.
@@ -39,12 +25,11 @@ struct NetworkFaultTests {
             #expect(Processes.withEnvironment("TUMULT_ATTACK", equalTo: uid).isEmpty, "an engine is left running")
         }
         try body()
-        _ = home
     }
 
     @Test func delayAddsLatencyAndJitterSpreadsIt() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         let baseline = try network.ping(from: network.a, to: network.addressB, count: 10)
         #expect(baseline.mean < 1)
         try withAttack(network, ["delay", "--netns", network.a, "--latency", "100ms"]) { () throws in
@@ -74,7 +59,7 @@ struct NetworkFaultTests {
 
     @Test func lossDropsItsShareAndCorrelationMakesBursts() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         var uncorrelated: TestNetwork.PingResult?
         try withAttack(network, ["loss", "--netns", network.a, "--percent", "30"]) { () throws in
             let result = try network.ping(from: network.a, to: network.addressB, count: 1500, interval: 0.002)
@@ -123,7 +108,7 @@ struct NetworkFaultTests {
 
     @Test func duplicateAndCorruptShowTheirDamage() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         try withAttack(network, ["duplicate", "--netns", network.a, "--percent", "50"]) { () throws in
             let result = try network.ping(from: network.a, to: network.addressB, count: 100)
             #expect(result.duplicates > 20, "\(result.duplicates) duplicates")
@@ -139,7 +124,7 @@ struct NetworkFaultTests {
 
     @Test func partitionCutsTheChosenDirectionOnly() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         try network.listen(in: network.a, port: 7001)
         try network.listen(in: network.b, port: 7002)
         #expect(try network.connects(from: network.a, to: network.addressB, port: 7002))
@@ -168,7 +153,7 @@ struct NetworkFaultTests {
 
     @Test func netemCombinesFaults() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         try withAttack(network, ["netem", "--netns", network.a, "--latency", "30ms", "--loss", "20"]) { () throws in
             let result = try network.ping(from: network.a, to: network.addressB, count: 600, interval: 0.002)
             #expect((0.15...0.25).contains(result.lossRate), "loss \(result.lossRate)")
@@ -178,7 +163,7 @@ struct NetworkFaultTests {
 
     @Test func aProcessNamesItsNetworkNamespace() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         let sleeper = try network.startProcess(in: network.a, ["sleep", "60"])
         try withAttack(network, ["delay", "--pid", String(sleeper), "--latency", "40ms"]) { () throws in
             let delayed = try network.ping(from: network.a, to: network.addressB, count: 10, interval: 0.05)
@@ -188,7 +173,7 @@ struct NetworkFaultTests {
 
     @Test func bandwidthShapesToTheRate() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         try withAttack(network, ["bandwidth", "--netns", network.a, "--rate", "10mbit", "--limit", "20000", "--buffer", "10000"]) { () throws in
             let rate = try network.throughput(seconds: 4)
             #expect((9...11).contains(rate), "\(rate) Mbit/s")
@@ -197,10 +182,10 @@ struct NetworkFaultTests {
 
     @Test func killedForegroundAttackIsRecoveredFromTheJournal() throws {
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         let before = try network.snapshots()
-        let child = try Spawn.start([tumult.path, "attack", "network", "delay", "--netns", network.a, "--latency", "50ms",
-                                     "--duration", "60s"], environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "network", "delay", "--netns", network.a, "--latency", "50ms",
+                                   "--duration", "60s"])
         defer { close(child.stdout); close(child.stderr) }
         // Wait until the attack is in place, then kill -9 in the middle.
         var delayed = false
@@ -229,7 +214,7 @@ struct NetworkFaultTests {
         let runner = ProcessCommandRunner()
         guard !KernelSupport.hasQdisc("netem", runner: runner) else { return }
         let network = try TestNetwork()
-        defer { network.tearDown(); try? FileManager.default.removeItem(atPath: home) }
+        defer { network.tearDown(); cli.removeHome() }
         let before = try network.snapshots()
         let result = try attack(["attack", "network", "delay", "--netns", network.a, "--latency", "10ms",
                                  "--network-backend", "kernel"])

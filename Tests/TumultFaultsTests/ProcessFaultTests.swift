@@ -8,24 +8,11 @@ import Testing
 /// that shows whether a process runs.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root to signal, stop and freeze other processes"))
 struct ProcessFaultTests {
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path
+    let cli = TumultCLI()
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-proc-\(UUID().uuidString)").path
 
-    var tumult: URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle.appendingPathComponent("tumult"), bundle.deletingLastPathComponent().appendingPathComponent("tumult")]
-        where FileManager.default.isExecutableFile(atPath: candidate.path) {
-            return candidate
-        }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent(".build/debug/tumult")
-    }
-
     @discardableResult
-    func tumult(_ arguments: [String]) throws -> CommandResult {
-        try Spawn.run([tumult.path] + arguments, environment: ["TUMULT_HOME": home])
-    }
+    func tumult(_ arguments: [String]) throws -> CommandResult { try cli.run(arguments) }
 
     /// Runs an attack that must succeed and returns its uid.
     func attack(_ arguments: [String]) throws -> String {
@@ -64,7 +51,7 @@ struct ProcessFaultTests {
     func cleanUp(_ started: Started) {
         _ = try? tumult(["recover", "--all"])
         started.cleanUp()
-        try? FileManager.default.removeItem(atPath: home)
+        cli.removeHome()
         try? FileManager.default.removeItem(atPath: scratch)
     }
 
@@ -227,8 +214,7 @@ struct ProcessFaultTests {
         #expect(counts(file), "the process does not count after recovery")
 
         // In the foreground for 2 s, then recovered by Tumult itself.
-        let child = try Spawn.start([tumult.path, "attack", "process", "stop", "--pid", String(pid), "--duration", "2s"],
-                                    environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "process", "stop", "--pid", String(pid), "--duration", "2s"])
         defer { close(child.stdout); close(child.stderr) }
         #expect(eventually { isStopped(pid) })
         #expect(!counts(file))
@@ -257,8 +243,7 @@ struct ProcessFaultTests {
         #expect(!own.exists, "cgroup \(own) is left behind")
         #expect(counts(file), "the process does not count after recovery")
 
-        let child = try Spawn.start([tumult.path, "attack", "process", "freeze", "--pid", String(pid), "--duration", "2s"],
-                                    environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "process", "freeze", "--pid", String(pid), "--duration", "2s"])
         defer { close(child.stdout); close(child.stderr) }
         let foreground = readUID(child)
         #expect(eventually { hierarchy.cgroup(of: pid)?.freezerState == .frozen })
@@ -275,7 +260,16 @@ struct ProcessFaultTests {
         let group = hierarchy.cgroup("/tmt-test-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))")
         defer {
             cleanUp(started)
-            try? group.remove()
+            // Children other suites started while this process sat in the
+            // group (below) went there too: hand them to the root, then remove it.
+            if let root = group.parent {
+                for _ in 0..<50 where group.exists {
+                    try? group.write("freezer.state", "THAWED")
+                    for pid in group.processes() { try? root.move(pid) }
+                    if (try? group.remove()) != nil { break }
+                    usleep(20_000)
+                }
+            }
         }
         try group.create()
         let (pid, file) = try startCounter(started)
@@ -318,8 +312,7 @@ struct ProcessFaultTests {
         let hierarchy = try #require(CgroupHierarchy.freezer())
         let (pid, file) = try startCounter(started)
         let original = hierarchy.cgroup(of: pid)
-        let child = try Spawn.start([tumult.path, "attack", "process", action, "--pid", String(pid), "--duration", "60s"],
-                                    environment: ["TUMULT_HOME": home])
+        let child = try cli.start(["attack", "process", action, "--pid", String(pid), "--duration", "60s"])
         defer { close(child.stdout); close(child.stderr) }
         let uid = readUID(child)
         #expect(!uid.isEmpty)

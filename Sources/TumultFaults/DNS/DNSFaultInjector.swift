@@ -33,15 +33,7 @@ public struct DNSFaultInjector: FaultInjector {
     /// `$TUMULT_EXECUTABLE`, else the running program when it is `tumult`,
     /// else `tumult` beside it, else `tumult` from PATH.
     public static func defaultResponderExecutable() -> String {
-        if let override = ProcessInfo.processInfo.environment["TUMULT_EXECUTABLE"] { return override }
-        let program = URL(fileURLWithPath: CommandLine.arguments[0])
-        if program.lastPathComponent == "tumult",
-           let running = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-           FileManager.default.isExecutableFile(atPath: running) {
-            return running
-        }
-        let beside = program.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("tumult").path
-        return FileManager.default.isExecutableFile(atPath: beside) ? beside : "tumult"
+        HelperExecutable.locate("tumult", environmentOverride: "TUMULT_EXECUTABLE", preferringRunningProgram: true)
     }
 
     /// The chain of an attack: `TMT-1A2B3C4D-DNS`.
@@ -93,8 +85,8 @@ public struct DNSFaultInjector: FaultInjector {
             try recorder.didApply(started, undo: Self.encodeStep(known))
 
             let redirect = "redirect DNS (udp, tcp port 53) to 127.0.0.1:\(port) with chain nat \(chain)"
-            let natTableExists = try inside.run(Command(["nft", "list", "table", "ip", "nat"])).succeeded
-            let dropEmptyTable = iptablesUsesNFTables && !natTableExists
+            let natTableExists = try IptablesChain.tableExists("nat", runner: inside)
+            let dropEmptyTable = IptablesChain.usesNFTables(runner: runner) && !natTableExists
             let undo = DNSUndoStep.removeChain(namespace: fault.namespace, table: "nat", hook: "OUTPUT", chain: chain,
                                                dropEmptyTable: dropEmptyTable)
             let sequence = try recorder.willApply(redirect, undo: Self.encodeStep(undo))
@@ -158,12 +150,6 @@ public struct DNSFaultInjector: FaultInjector {
         throw FaultError(.applyFailed, "no free port for the DNS responder in \(inside.namespace)")
     }
 
-    /// Whether `iptables` is the nftables variant, whose tables appear on
-    /// first use and stay unless removed.
-    var iptablesUsesNFTables: Bool {
-        (try? runner.run(Command(["iptables", "-V"])))?.stdout.contains("nf_tables") ?? false
-    }
-
     // MARK: Read back
 
     /// The chain exists with `rules` rules and OUTPUT jumps to it.
@@ -202,20 +188,8 @@ public struct DNSFaultInjector: FaultInjector {
             }
         case .removeChain(let namespace, let table, let hook, let chain, let dropEmptyTable):
             guard namespace.exists else { return }
-            let inside = NamespacedRunner(namespace, base: runner)
-            while try inside.run(Command(["iptables", "-w", "-t", table, "-D", hook, "-j", chain])).succeeded {}
-            if try inside.run(Command(["iptables", "-w", "-t", table, "-S", chain])).succeeded {
-                try inside.check(Command(["iptables", "-w", "-t", table, "-F", chain]), doing: "flushing \(chain)")
-                try inside.check(Command(["iptables", "-w", "-t", table, "-X", chain]), doing: "deleting \(chain)")
-            }
-            if dropEmptyTable {
-                // Only the built-in chains with no rules and ACCEPT policies: iptables' own scaffolding.
-                let rules = try inside.run(Command(["iptables", "-w", "-t", table, "-S"]))
-                let leftovers = rules.stdout.split(separator: "\n").filter { !$0.hasPrefix("-P ") || !$0.hasSuffix(" ACCEPT") }
-                if rules.succeeded && leftovers.isEmpty {
-                    _ = try inside.run(Command(["nft", "delete", "table", "ip", table]))
-                }
-            }
+            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable,
+                                     runner: NamespacedRunner(namespace, base: runner))
         }
     }
 }

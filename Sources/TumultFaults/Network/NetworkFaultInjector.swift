@@ -26,10 +26,7 @@ public struct NetworkFaultInjector: FaultInjector {
     }
 
     public static func defaultEngineExecutable() -> String {
-        if let override = ProcessInfo.processInfo.environment["TUMULT_NETEM"] { return override }
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("tumult-netem").path
-        return FileManager.default.isExecutableFile(atPath: beside) ? beside : "tumult-netem"
+        HelperExecutable.locate("tumult-netem", environmentOverride: "TUMULT_NETEM")
     }
 
     /// Whether netem-style faults will run in userspace for this backend choice.
@@ -69,8 +66,8 @@ public struct NetworkFaultInjector: FaultInjector {
             for change in plan.changes {
                 switch change {
                 case .commands(let summary, let commands, var undo, let readBack):
-                    if case .removeChain(let ns, let table, let hook, let chain, _) = undo, iptablesUsesNFTables,
-                       !(try inside.run(Command(["nft", "list", "table", "ip", table]))).succeeded {
+                    if case .removeChain(let ns, let table, let hook, let chain, _) = undo,
+                       IptablesChain.usesNFTables(runner: runner), !(try IptablesChain.tableExists(table, runner: inside)) {
                         undo = .removeChain(namespace: ns, table: table, hook: hook, chain: chain, dropEmptyTable: true)
                     }
                     let sequence = try recorder.willApply(summary, undo: Self.encodeStep(undo))
@@ -173,12 +170,6 @@ public struct NetworkFaultInjector: FaultInjector {
                                        readyPrefix: "ready", detached: detachEngine)
     }
 
-    /// Whether `iptables` is the nftables variant, whose tables appear on
-    /// first use and stay unless removed.
-    var iptablesUsesNFTables: Bool {
-        (try? runner.run(Command(["iptables", "-V"])))?.stdout.contains("nf_tables") ?? false
-    }
-
     // MARK: Read back
 
     func verify(_ readBack: NetworkPlan.ReadBack, _ inside: NamespacedRunner, summary: String) throws {
@@ -240,19 +231,7 @@ public struct NetworkFaultInjector: FaultInjector {
             guard try inside.run(Command(["ip", "link", "show", "dev", name])).succeeded else { return }
             try inside.check(Command(["ip", "link", "del", name]), doing: "removing device \(name)")
         case .removeChain(_, let table, let hook, let chain, let dropEmptyTable):
-            while try inside.run(Command(["iptables", "-w", "-t", table, "-D", hook, "-j", chain])).succeeded {}
-            if try inside.run(Command(["iptables", "-w", "-t", table, "-S", chain])).succeeded {
-                try inside.check(Command(["iptables", "-w", "-t", table, "-F", chain]), doing: "flushing \(chain)")
-                try inside.check(Command(["iptables", "-w", "-t", table, "-X", chain]), doing: "deleting \(chain)")
-            }
-            if dropEmptyTable {
-                // Only the built-in chains with no rules and ACCEPT policies: iptables' own scaffolding.
-                let rules = try inside.run(Command(["iptables", "-w", "-t", table, "-S"]))
-                let leftovers = rules.stdout.split(separator: "\n").filter { !$0.hasPrefix("-P ") || !$0.hasSuffix(" ACCEPT") }
-                if rules.succeeded && leftovers.isEmpty {
-                    _ = try inside.run(Command(["nft", "delete", "table", "ip", table]))
-                }
-            }
+            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable, runner: inside)
         case .destroySet(_, let name):
             guard try inside.run(Command(["ipset", "list", "-n", name])).succeeded else { return }
             try inside.check(Command(["ipset", "destroy", name]), doing: "destroying set \(name)")

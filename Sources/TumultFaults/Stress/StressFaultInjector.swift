@@ -21,10 +21,7 @@ public struct StressFaultInjector: FaultInjector {
     }
 
     public static func defaultWorkerExecutable() -> String {
-        if let override = ProcessInfo.processInfo.environment["TUMULT_STRESS"] { return override }
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("tumult-stress").path
-        return FileManager.default.isExecutableFile(atPath: beside) ? beside : "tumult-stress"
+        HelperExecutable.locate("tumult-stress", environmentOverride: "TUMULT_STRESS")
     }
 
     // MARK: Apply
