@@ -11,10 +11,14 @@ public enum NetworkNamespace: Sendable, Hashable, Codable, CustomStringConvertib
     case named(String)
     case process(Int32)
 
-    /// `command` as it runs inside this namespace.
+    /// `command` as it runs inside this namespace. `ip` and `tc` enter a
+    /// named namespace themselves (`-n NAME`), which spares the mount
+    /// namespace `ip netns exec` sets up for every other command.
     public func wrap(_ command: Command) -> Command {
         switch self {
         case .host: command
+        case .named(let name) where ["ip", "tc"].contains(command.arguments.first ?? ""):
+            Command([command.arguments[0], "-n", name] + command.arguments.dropFirst())
         case .named(let name): Command(["ip", "netns", "exec", name] + command.arguments)
         case .process(let pid): Command(["nsenter", "--net=/proc/\(pid)/ns/net", "--"] + command.arguments)
         }

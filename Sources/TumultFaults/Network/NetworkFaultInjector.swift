@@ -57,7 +57,9 @@ public struct NetworkFaultInjector: FaultInjector {
             try checkRootQdiscIsDefault(device, inside)
         }
         let peers = try resolvePeers(fault)
-        let queue = try freeQueue(for: attack, inside)
+        // Only the engine needs a queue; a bandwidth fault skips the lookup.
+        let needsEngine = fault.action == .partition ? fault.direction != .from : (netemLike && userspace)
+        let queue = needsEngine ? try freeQueue(for: attack, inside) : 0
         let plan = NetworkPlan.make(fault, device: device, peers: peers, userspace: userspace,
                                     names: NetworkPlan.Names(attack: attack, queue: queue))
 
