@@ -51,4 +51,26 @@ public enum Processes {
         var status: Int32 = 0
         _ = waitpid(pid, &status, WNOHANG)
     }
+
+    /// Stops the helpers of one attack: the recorded processes that are
+    /// still the same ones (pid and start time), then, round after round,
+    /// whatever else carries `TUMULT_ATTACK=attack` (helpers started before
+    /// their pid reached the journal, their children) until none is left.
+    /// Returns the pids that still carry the mark afterwards.
+    @discardableResult
+    public static func stopHelpers(of attack: String, recorded: [(pid: Int32, startTime: UInt64?)],
+                                   grace: TimeInterval = 2) -> [Int32] {
+        for helper in recorded {
+            if let startTime = helper.startTime, Processes.startTime(of: helper.pid) == startTime {
+                stop(helper.pid, grace: grace)
+            }
+        }
+        var marked: [Int32] = []
+        for _ in 0..<20 {
+            marked = withEnvironment("TUMULT_ATTACK", equalTo: attack).filter { $0 != getpid() }
+            if marked.isEmpty { break }
+            for pid in marked { stop(pid, grace: grace) }
+        }
+        return withEnvironment("TUMULT_ATTACK", equalTo: attack).filter { $0 != getpid() }
+    }
 }

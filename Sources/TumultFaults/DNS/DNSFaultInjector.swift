@@ -180,12 +180,7 @@ public struct DNSFaultInjector: FaultInjector {
         switch step {
         case .stopResponder(_, let attack, let pid, let startTime):
             // A host process: stopped even when its namespace is gone.
-            if let pid, let startTime, Processes.startTime(of: pid) == startTime {
-                Processes.stop(pid)
-            }
-            for other in Processes.withEnvironment("TUMULT_ATTACK", equalTo: attack) where other != getpid() {
-                Processes.stop(other)
-            }
+            Processes.stopHelpers(of: attack, recorded: pid.map { [($0, startTime)] } ?? [])
         case .removeChain(let namespace, let table, let hook, let chain, let dropEmptyTable):
             guard namespace.exists else { return }
             try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable,

@@ -296,15 +296,6 @@ public struct DiskFaultInjector: FaultInjector {
     /// Stops the recorded loops first (so they start no more passes), then
     /// whatever else carries this attack's mark, until nothing does.
     func stopWorkers(attack: String, workers: [DiskUndoStep.Worker]) {
-        for worker in workers {
-            if let startTime = worker.startTime, Processes.startTime(of: worker.pid) == startTime {
-                Processes.stop(worker.pid)
-            }
-        }
-        for _ in 0..<20 {
-            let others = Processes.withEnvironment("TUMULT_ATTACK", equalTo: attack).filter { $0 != getpid() }
-            if others.isEmpty { return }
-            for other in others { Processes.stop(other) }
-        }
+        Processes.stopHelpers(of: attack, recorded: workers.map { ($0.pid, $0.startTime) })
     }
 }

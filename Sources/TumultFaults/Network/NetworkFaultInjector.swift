@@ -245,12 +245,7 @@ public struct NetworkFaultInjector: FaultInjector {
     /// Stops the engine by its recorded pid when that process is still the
     /// same one, and any other process carrying this attack's mark.
     func stopEngine(attack: String, pid: Int32?, startTime: UInt64?) {
-        if let pid, let startTime, Processes.startTime(of: pid) == startTime {
-            Processes.stop(pid)
-        }
-        for other in Processes.withEnvironment("TUMULT_ATTACK", equalTo: attack) where other != getpid() {
-            Processes.stop(other)
-        }
+        Processes.stopHelpers(of: attack, recorded: pid.map { [($0, startTime)] } ?? [])
     }
 }
 

@@ -180,19 +180,9 @@ public struct StressFaultInjector: FaultInjector {
     }
 
     /// Stops the recorded workers that are still the same processes, and
-    /// every process carrying the attack's mark (workers, stress-ng's children).
+    /// every process carrying the attack's mark (workers, stress-ng's
+    /// children). Workers hold no state worth a graceful end: no grace.
     func stopWorkers(attack: String, workers: [StressUndoStep.Worker]) {
-        for worker in workers where worker.startTime != nil && Processes.startTime(of: worker.pid) == worker.startTime {
-            kill(worker.pid, SIGKILL)
-        }
-        for other in Processes.withEnvironment("TUMULT_ATTACK", equalTo: attack) where other != getpid() {
-            kill(other, SIGKILL)
-        }
-        for worker in workers where worker.startTime != nil && Processes.startTime(of: worker.pid) == worker.startTime {
-            Processes.stop(worker.pid, grace: 0)
-        }
-        for other in Processes.withEnvironment("TUMULT_ATTACK", equalTo: attack) where other != getpid() {
-            Processes.stop(other, grace: 1)
-        }
+        Processes.stopHelpers(of: attack, recorded: workers.map { ($0.pid, $0.startTime) }, grace: 0)
     }
 }
