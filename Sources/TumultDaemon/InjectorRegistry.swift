@@ -24,9 +24,9 @@ public struct InjectorRegistry: Sendable {
     public func family(_ name: String) -> Family? { families[name] }
 
     /// The registry of this build, with injectors that run real commands.
-    public static func standard(network: NetworkFaultInjector = NetworkFaultInjector()) -> InjectorRegistry {
+    public static func standard() -> InjectorRegistry {
         var registry = InjectorRegistry()
-        registry.register(network)
+        registry.register(NetworkFaultInjector())
         registry.register(ProcessFaultInjector())
         registry.register(StressFaultInjector())
         registry.register(DiskFaultInjector())

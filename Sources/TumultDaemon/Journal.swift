@@ -115,12 +115,6 @@ public final class Journal: Sendable {
         }
     }
 
-    public func setOwner(_ uid: String, pid: Int32?) throws {
-        try database.write { db in
-            try db.execute(sql: "UPDATE attack SET ownerPID = ? WHERE uid = ?", arguments: [pid, uid])
-        }
-    }
-
     public func attack(_ uid: String) throws -> Attack? {
         try database.read { db in try Attack.fetchOne(db, key: uid) }
     }

@@ -42,8 +42,6 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible, Expressibl
         FieldPath(components + [.index(position)])
     }
 
-    public static func / (path: FieldPath, key: String) -> FieldPath { path.child(key) }
-
     public var isEmpty: Bool { components.isEmpty }
 
     /// True when `self` is `other` or lies inside it.
