@@ -127,6 +127,8 @@ struct DNSFaultTests {
             let child = try cli.start(["attack", "dns", "error", "--netns", network.a,
                                        "--patterns", "web.tmt.test", "--duration", "60s"])
             defer { close(child.stdout); close(child.stderr) }
+            let uid = TumultCLI.readUID(child)
+            #expect(!uid.isEmpty)
             var failing = false
             for _ in 0..<30 where !failing {
                 usleep(100_000)
@@ -135,10 +137,6 @@ struct DNSFaultTests {
             #expect(failing)
             kill(child.pid, SIGKILL)
             Spawn.wait(for: child.pid)
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let count = max(0, read(child.stdout, &buffer, buffer.count))
-            let uid = String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(!uid.isEmpty)
             #expect(try network.snapshots() != before, "the redirect went away with the attack's process")
 
             let recovered = try tumult(["recover", "--all"])

@@ -102,21 +102,6 @@ struct ProcessFaultTests {
         return hierarchy.cgroup("/").descendants().filter { $0.name == "tmt-\(uid.prefix(8))" }
     }
 
-    /// Reads the uid a foreground attack prints first.
-    func readUID(_ child: Spawn.Child) -> String {
-        var collected = Data()
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let deadline = Date().addingTimeInterval(10)
-        while !collected.contains(UInt8(ascii: "\n")) && Date() < deadline {
-            var poller = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 100) > 0 else { continue }
-            let count = read(child.stdout, &buffer, buffer.count)
-            if count <= 0 { break }
-            collected.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: collected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     // MARK: kill
 
     @Test func killSendsTheRequestedSignalAndLeavesNothingToRecover() throws {
@@ -245,7 +230,7 @@ struct ProcessFaultTests {
 
         let child = try cli.start(["attack", "process", "freeze", "--pid", String(pid), "--duration", "2s"])
         defer { close(child.stdout); close(child.stderr) }
-        let foreground = readUID(child)
+        let foreground = TumultCLI.readUID(child)
         #expect(eventually { hierarchy.cgroup(of: pid)?.freezerState == .frozen })
         #expect(!counts(file))
         #expect(Spawn.wait(for: child.pid) == 0)
@@ -314,7 +299,7 @@ struct ProcessFaultTests {
         let original = hierarchy.cgroup(of: pid)
         let child = try cli.start(["attack", "process", action, "--pid", String(pid), "--duration", "60s"])
         defer { close(child.stdout); close(child.stderr) }
-        let uid = readUID(child)
+        let uid = TumultCLI.readUID(child)
         #expect(!uid.isEmpty)
         #expect(!counts(file), "the attack is not in place")
         kill(child.pid, SIGKILL)

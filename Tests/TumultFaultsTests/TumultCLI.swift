@@ -38,4 +38,21 @@ struct TumultCLI {
     func removeHome() {
         try? FileManager.default.removeItem(atPath: home)
     }
+
+    /// Reads the uid a foreground attack prints once its fault is in place
+    /// (waiting up to 10 s), so a test kills it in the middle of its run,
+    /// not while it is still injecting.
+    static func readUID(_ child: Spawn.Child) -> String {
+        var collected = Data()
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let deadline = Date().addingTimeInterval(10)
+        while !collected.contains(UInt8(ascii: "\n")) && Date() < deadline {
+            var poller = pollfd(fd: child.stdout, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let count = read(child.stdout, &buffer, buffer.count)
+            if count <= 0 { break }
+            collected.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: collected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
