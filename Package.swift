@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
     ],
     targets: [
         // Chaos Mesh documents as values: decoding, validation, defaults. No I/O.
@@ -43,6 +46,26 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Experiments: selection, modes, lifecycle, schedules, the store. Talks to hosts through `ChaosDaemon`.
+        .target(
+            name: "TumultController",
+            dependencies: [
+                "TumultModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // `tumult server`: the REST API over the controller, wired to the local host agent.
+        .target(
+            name: "TumultServer",
+            dependencies: [
+                "TumultController",
+                "TumultDaemon",
+                "TumultFaults",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The CLI: parsing and printing only.
         .executableTarget(
             name: "tumult",
@@ -51,13 +74,16 @@ let package = Package(
                 "TumultDaemon",
                 "TumultFaults",
                 "TumultSystem",
+                "TumultController",
+                "TumultServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `swift run -c release tumult-bench` prints the benchmark tables.
         .executableTarget(
             name: "tumult-bench",
-            dependencies: ["TumultModel", "TumultSystem"],
+            dependencies: ["TumultModel", "TumultSystem", "TumultController"],
             path: "Benchmarks/TumultBenchmarks"
         ),
         // Userspace netem over NFQUEUE (C, Linux only): kernels without sch_netem.
@@ -76,6 +102,13 @@ let package = Package(
         .testTarget(
             name: "TumultModelTests",
             dependencies: ["TumultModel", "tumult"]
+        ),
+        .testTarget(
+            name: "TumultControllerTests",
+            dependencies: [
+                "TumultController", "TumultServer", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "TumultFaultsTests",

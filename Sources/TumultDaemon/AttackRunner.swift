@@ -17,6 +17,9 @@ public struct AttackRunner: Sendable {
     /// attack is recorded as failed, with nothing left on the host.
     public func inject<Injector: FaultInjector>(_ fault: Injector.Fault, with injector: Injector, action: String,
                                                 target: String, endsAt: Date? = nil, owner: Int32? = nil) throws -> String {
+        if try journal.isHalted() {
+            throw FaultError(.applyFailed, "Tumult is halted (emergency stop): new faults are refused until `tumult unhalt`")
+        }
         let uid = UUID().uuidString.lowercased()
         let now = Date()
         let encoded = String(decoding: try JSONEncoder().encode(fault), as: UTF8.self)

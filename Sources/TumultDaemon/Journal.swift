@@ -88,7 +88,28 @@ public final class Journal: Sendable {
                 table.primaryKey(["attack", "sequence"])
             }
         }
+        migrator.registerMigration("v2-halt") { db in
+            try db.create(table: "setting") { table in
+                table.primaryKey("key", .text)
+                table.column("value", .text).notNull()
+            }
+        }
         try migrator.migrate(database)
+    }
+
+    /// True after `tumult halt` until `tumult unhalt`: every process on this
+    /// host that injects through this journal refuses while it is set.
+    public func isHalted() throws -> Bool {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'halted'") == "true"
+        }
+    }
+
+    public func setHalted(_ halted: Bool) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('halted', ?)",
+                           arguments: [halted ? "true" : "false"])
+        }
     }
 
     /// `$TUMULT_HOME`, else `/var/lib/tumult` for root and `~/.tumult` for others.

@@ -2,20 +2,28 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Tumult: ParsableCommand {
+struct Tumult: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         abstract: "Chaos engineering for Linux hosts, driven by Chaos Mesh documents.",
         version: version,
-        subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, DNSResponderCommand.self]
+        subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, ServerCommand.self, RunCommand.self,
+                      DNSResponderCommand.self]
     )
 
     /// Misuse exits with 2, as documented, rather than the parser's 64.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as RunFailure {
+            FileHandle.standardError.write(Data(("tumult: " + failure.description + "\n").utf8))
+            Foundation.exit(failure.status)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

@@ -64,3 +64,10 @@ func validateDuration(_ duration: GoDuration?, at path: FieldPath, into diagnost
         diagnostics.error(path, "\"\(duration.text)\" must not be negative")
     }
 }
+
+/// A spec with a second selector choosing the pods its fault concerns
+/// (NetworkChaos `target`: the other side of the traffic). The controller
+/// chooses them once per run, like the targets, without knowing the kind.
+public protocol PeerTargetedSpec: PodTargetedSpec {
+    var peerSelector: (selector: PodSelectorSpec, mode: SelectorMode, value: String?)? { get }
+}

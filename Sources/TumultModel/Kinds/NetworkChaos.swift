@@ -235,3 +235,9 @@ public struct RateSpec: Codable, Sendable, Hashable {
         self.rate = rate
     }
 }
+
+extension NetworkChaosSpec: PeerTargetedSpec {
+    public var peerSelector: (selector: PodSelectorSpec, mode: SelectorMode, value: String?)? {
+        target.map { ($0.selector, $0.mode, $0.value) }
+    }
+}

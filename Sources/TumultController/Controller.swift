@@ -1,0 +1,750 @@
+import Foundation
+import TumultModel
+
+/// The experiment controller: holds every experiment and schedule, and in a
+/// loop brings the host to what their documents and Chaos Mesh's lifecycle
+/// rules ask for — choosing targets once per run, injecting, recovering at
+/// the end of the duration, on pause and on delete, spawning schedule runs.
+///
+/// It never names a fault kind: hosts are reached through `ChaosDaemon`,
+/// pods come from `PodInventory`, and everything it learns goes to the
+/// store before it is forgotten.
+public actor Controller {
+    public struct Configuration: Sendable {
+        /// How often the loop looks at every experiment when nothing wakes it.
+        public var tick: Duration = .milliseconds(250)
+        /// After a failed injection, the target is tried again after this long.
+        public var retryDelay: TimeInterval = 5
+        /// Injections and recoveries run at once.
+        public var concurrency: Int = 32
+        /// Kinds the hosts can inject; others are refused at apply.
+        public var supportedKinds: Set<ChaosKind>
+        public var clock: @Sendable () -> Date = { Date() }
+
+        public init(supportedKinds: Set<ChaosKind>) {
+            self.supportedKinds = supportedKinds
+        }
+    }
+
+    /// What `apply` did, in kubectl's words.
+    public enum ApplyResult: String, Sendable { case created, configured, unchanged }
+
+    /// Something changed (for live views).
+    public struct Update: Sendable, Hashable {
+        public var uid: String
+        public var kind: String
+        public var status: String
+    }
+
+    let daemon: any ChaosDaemon
+    let inventory: any PodInventory
+    /// Read directly for archives (they never change once written).
+    public nonisolated let store: any ExperimentStore
+    let configuration: Configuration
+
+    private(set) var experiments: [String: ExperimentRecord] = [:]
+    private(set) var schedules: [String: ScheduleRecord] = [:]
+    public private(set) var halted: Bool
+    private var batch = StoreBatch()
+    private var dirtyExperiments: Set<String> = []
+    private var dirtySchedules: Set<String> = []
+    /// `uid#index` of targets with an injection or recovery under way.
+    private var inFlight: Set<String> = []
+    private var loop: Task<Void, Never>?
+    private var wakePending = false
+    private var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
+
+    public init(daemon: any ChaosDaemon, inventory: any PodInventory, store: any ExperimentStore,
+                configuration: Configuration) throws {
+        self.daemon = daemon
+        self.inventory = inventory
+        self.store = store
+        self.configuration = configuration
+        for record in try store.loadExperiments() { experiments[record.uid] = record }
+        for record in try store.loadSchedules() { schedules[record.uid] = record }
+        halted = try store.isHalted()
+    }
+
+    private var now: Date { configuration.clock() }
+
+    // MARK: Running
+
+    /// Reconciles what a previous controller left (a crash: faults still in
+    /// place, injections cut short), then starts the loop.
+    public func start() async {
+        await restore()
+        guard loop == nil else { return }
+        loop = Task { [weak self] in
+            var next = ContinuousClock.now
+            while !Task.isCancelled {
+                guard let self else { return }
+                if await self.takeWake() || ContinuousClock.now >= next {
+                    await self.reconcile()
+                    next = ContinuousClock.now + self.configuration.tick
+                } else {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+            }
+        }
+    }
+
+    private func takeWake() -> Bool {
+        defer { wakePending = false }
+        return wakePending
+    }
+
+    /// Asks the loop to look now instead of at the next tick.
+    public func wake() { wakePending = true }
+
+    /// Stops the loop; with `recover`, recovers every fault it injected
+    /// first (SIGTERM), leaving the experiments to resume on the next start.
+    public func shutdown(recover: Bool) async {
+        loop?.cancel()
+        loop = nil
+        if recover {
+            var work: [Work] = []
+            for (uid, record) in experiments {
+                for (index, target) in record.records.enumerated() where target.phase == .injected && !target.attacks.isEmpty {
+                    work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
+                }
+            }
+            let results = await perform(work)
+            apply(results, at: now)
+        }
+        flush()
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers = [:]
+    }
+
+    /// A stream of changes for live views; ends at shutdown.
+    public func updates() -> AsyncStream<Update> {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    private func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+
+    // MARK: API
+
+    /// Creates or replaces an experiment or schedule (`kubectl apply`).
+    /// The document must be valid; unsupported kinds are refused.
+    @discardableResult
+    public func apply(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
+        if halted {
+            throw ControllerError(.halted, "Tumult is halted (emergency stop): new experiments are refused until `tumult unhalt`")
+        }
+        var document = document.normalized()
+        if (document.metadata.name ?? "").isEmpty, let prefix = document.metadata.generateName {
+            document.metadata.name = prefix + Self.suffix()
+        }
+        if document.kind == .schedule {
+            return try applySchedule(document)
+        }
+        guard configuration.supportedKinds.contains(document.kind) else {
+            throw ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
+                                  + configuration.supportedKinds.map(\.rawValue).sorted().joined(separator: ", ") + ")")
+        }
+        if let existing = experiments.values.first(where: {
+            $0.kind == document.kind && $0.namespace == document.namespace && $0.name == document.name && !$0.isDeleted
+        }) {
+            if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
+            if existing.document.spec.isEqual(to: document.spec) {
+                // Only metadata changed (a pause annotation, labels): keep the run.
+                var record = existing
+                record.document.metadata.annotations = document.metadata.annotations
+                record.document.metadata.labels = document.metadata.labels
+                if record.isPaused != existing.isPaused {
+                    emit(record, reason: record.isPaused ? "Paused" : "Started",
+                         message: record.isPaused ? "experiment paused" : "experiment resumed")
+                }
+                store(record)
+                wake()
+                return (record.uid, .configured)
+            }
+            try delete(existing.uid)
+            let uid = create(document, scheduleUID: nil)
+            return (uid, .configured)
+        }
+        return (create(document, scheduleUID: nil), .created)
+    }
+
+    private func create(_ document: ChaosDocument, scheduleUID: String?) -> String {
+        let uid = UUID().uuidString.lowercased()
+        var document = document
+        let created = now
+        document.metadata.uid = uid
+        document.metadata.creationTimestamp = Self.timestamp(created)
+        let record = ExperimentRecord(uid: uid, document: document, createdAt: created, scheduleUID: scheduleUID)
+        store(record)
+        emit(record, reason: "Created", message: "experiment created")
+        wake()
+        return uid
+    }
+
+    private func applySchedule(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
+        guard let spec = document.spec as? ScheduleSpec else {
+            throw ControllerError(.invalidDocument, "a Schedule without a schedule spec")
+        }
+        if case .chaos(let kind) = spec.type, !configuration.supportedKinds.contains(kind) {
+            throw ControllerError(.unsupported, "Schedule of \(kind.rawValue): \(kind.rawValue) is not supported on this host yet")
+        }
+        if case .workflow = spec.type {
+            throw ControllerError(.unsupported, "Schedule of Workflow: Workflow is not supported on this host yet")
+        }
+        if let existing = schedules.values.first(where: { $0.namespace == document.namespace && $0.name == document.name && $0.deletedAt == nil }) {
+            if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
+            var record = existing
+            let pausedBefore = record.isPaused
+            var updated = document
+            updated.metadata.uid = existing.uid
+            updated.metadata.creationTimestamp = existing.document.metadata.creationTimestamp
+            record.document = updated
+            store(record)
+            if pausedBefore != record.isPaused { propagatePause(of: record) }
+            wake()
+            return (record.uid, .configured)
+        }
+        let uid = UUID().uuidString.lowercased()
+        var stored = document
+        let created = now
+        stored.metadata.uid = uid
+        stored.metadata.creationTimestamp = Self.timestamp(created)
+        let record = ScheduleRecord(uid: uid, document: stored, createdAt: created)
+        store(record)
+        emit(kind: "Schedule", uid: uid, namespace: record.namespace, name: record.name, reason: "Created",
+             message: "schedule created: \(spec.schedule.text)")
+        wake()
+        return (uid, .created)
+    }
+
+    /// Deletes an experiment or schedule: it is recovered, then archived.
+    public func delete(_ uid: String) throws {
+        if var record = experiments[uid] {
+            guard !record.isDeleted else { return }
+            record.deletedAt = now
+            store(record)
+            emit(record, reason: "Deleted", message: "experiment deleted; recovering")
+            wake()
+        } else if var schedule = schedules[uid] {
+            guard schedule.deletedAt == nil else { return }
+            schedule.deletedAt = now
+            for run in schedule.runs { try? delete(run) }
+            store(schedule)
+            emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Deleted",
+                 message: "schedule deleted with its runs")
+            wake()
+        } else {
+            throw ControllerError(.notFound, "no experiment or schedule with uid \(uid)")
+        }
+    }
+
+    /// Sets or clears Chaos Mesh's pause annotation.
+    public func setPaused(_ uid: String, _ paused: Bool) throws {
+        if !paused && halted {
+            throw ControllerError(.halted, "Tumult is halted (emergency stop): nothing resumes until `tumult unhalt`")
+        }
+        if var record = experiments[uid] {
+            guard record.isPaused != paused else { return }
+            record.document.metadata.setPaused(paused)
+            store(record)
+            emit(record, reason: paused ? "Paused" : "Started", message: paused ? "experiment paused" : "experiment resumed")
+        } else if var schedule = schedules[uid] {
+            guard schedule.isPaused != paused else { return }
+            schedule.document.metadata.setPaused(paused)
+            store(schedule)
+            propagatePause(of: schedule)
+            emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name,
+                 reason: paused ? "Paused" : "Started", message: paused ? "schedule paused" : "schedule resumed")
+        } else {
+            throw ControllerError(.notFound, "no experiment or schedule with uid \(uid)")
+        }
+        flush()
+        wake()
+    }
+
+    /// Pausing a Schedule pauses its runs (and resuming resumes them).
+    private func propagatePause(of schedule: ScheduleRecord) {
+        for run in schedule.runs {
+            guard var record = experiments[run], !record.isDeleted, record.isPaused != schedule.isPaused else { continue }
+            record.document.metadata.setPaused(schedule.isPaused)
+            store(record)
+        }
+    }
+
+    /// Emergency stop: every experiment and schedule is paused and every
+    /// fault recovered at once, without waiting for the loop; new
+    /// experiments are refused until `unhalt`. Returns the faults recovered.
+    public func halt() async -> Int {
+        halted = true
+        batch.halted = true
+        for uid in experiments.keys {
+            guard var record = experiments[uid], !record.isPaused else { continue }
+            record.document.metadata.setPaused(true)
+            store(record)
+        }
+        for uid in schedules.keys {
+            guard var record = schedules[uid], !record.isPaused else { continue }
+            record.document.metadata.setPaused(true)
+            store(record)
+        }
+        var work: [Work] = []
+        for (uid, record) in experiments {
+            for (index, target) in record.records.enumerated()
+            where target.phase == .injected && !inFlight.contains("\(uid)#\(index)") {
+                inFlight.insert("\(uid)#\(index)")
+                work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
+            }
+        }
+        emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Halted",
+             message: "emergency stop: recovering \(work.count) targets", type: .warning)
+        async let host = try? daemon.setHalted(true)
+        let results = await perform(work)
+        apply(results, at: now)
+        let others = await host ?? 0
+        flush()
+        wake()
+        return results.filter { $0.error == nil }.count + others
+    }
+
+    /// Ends the emergency stop. Experiments stay paused until resumed.
+    public func unhalt() async throws {
+        _ = try await daemon.setHalted(false)
+        halted = false
+        batch.halted = false
+        emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Unhalted",
+             message: "emergency stop lifted")
+        flush()
+    }
+
+    public func experiment(_ uid: String) -> ExperimentRecord? { experiments[uid] }
+    public func schedule(_ uid: String) -> ScheduleRecord? { schedules[uid] }
+    public func allExperiments() -> [ExperimentRecord] { experiments.values.sorted { $0.createdAt < $1.createdAt } }
+    public func allSchedules() -> [ScheduleRecord] { schedules.values.sorted { $0.createdAt < $1.createdAt } }
+
+    public func events(_ filter: EventFilter) throws -> [EventRecord] {
+        flush()
+        return try store.events(filter)
+    }
+
+    public func currentDate() -> Date { now }
+
+    // MARK: The loop
+
+    /// One look at everything: schedules spawn, experiments select, inject,
+    /// recover, finish and are archived.
+    public func reconcile() async {
+        let moment = now
+        reconcileSchedules(at: moment)
+        await selectTargets(at: moment)
+        let work = plannedWork(at: moment)
+        if !work.isEmpty {
+            let results = await perform(work)
+            apply(results, at: now)
+        }
+        finishAndArchive(at: now)
+        flush()
+    }
+
+    private func reconcileSchedules(at moment: Date) {
+        for uid in Array(schedules.keys) {
+            guard var schedule = schedules[uid], let spec = schedule.spec else { continue }
+            if schedule.deletedAt != nil {
+                schedule.runs.removeAll { experiments[$0] == nil }
+                if schedule.runs.isEmpty {
+                    batch.removedSchedules.append(uid)
+                    batch.archives.append(ArchiveRecord(
+                        uid: uid, kind: "Schedule", namespace: schedule.namespace, name: schedule.name,
+                        action: spec.type.rawValue, startTime: schedule.createdAt, finishTime: moment,
+                        object: (try? schedule.document.encoded()) ?? .null))
+                    schedules[uid] = nil
+                } else if schedule.runs.count != schedules[uid]?.runs.count {
+                    store(schedule)
+                }
+                continue
+            }
+            // Finished runs beyond historyLimit are deleted, oldest first.
+            let finished = schedule.runs.filter { run in
+                guard let record = experiments[run] else { return false }
+                return !record.isDeleted && [.finished, .failed].contains(record.status(at: moment))
+            }
+            let limit = max(spec.historyLimit ?? 1, 0)
+            if finished.count > limit {
+                for run in finished.prefix(finished.count - limit) { try? delete(run) }
+            }
+            let before = schedule.runs.count
+            schedule.runs.removeAll { experiments[$0] == nil }
+            if schedule.runs.count != before { store(schedule) }
+            guard !schedule.isPaused, !halted, let runSpec = spec.runSpec, case .chaos(let kind) = spec.type else { continue }
+            let active = schedule.runs.filter { run in
+                guard let record = experiments[run], !record.isDeleted else { return false }
+                return ![.finished, .failed].contains(record.status(at: moment))
+            }
+            switch ScheduleDecision.decide(spec, createdAt: schedule.createdAt, lastScheduleTime: schedule.lastScheduleTime,
+                                           activeRuns: active.count, now: moment) {
+            case .wait, .forbidden:
+                continue
+            case .missed(let due):
+                schedule.lastScheduleTime = due
+                store(schedule)
+                emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Missed",
+                     message: "run due at \(Self.timestamp(due)) missed its starting deadline", type: .warning)
+            case .spawn(let due):
+                var metadata = ObjectMeta(name: "\(schedule.name)-\(Self.suffix())", namespace: schedule.namespace,
+                                          labels: schedule.document.metadata.labels)
+                metadata.annotations = schedule.document.metadata.annotations?.filter { $0.key != ObjectMeta.pauseAnnotation }
+                metadata.ownerReferences = [.object(Value.Object([
+                    ("apiVersion", .string(ChaosDocument.apiVersion)), ("kind", .string("Schedule")),
+                    ("name", .string(schedule.name)), ("uid", .string(uid)),
+                ]))]
+                let run = create(ChaosDocument(kind: kind, metadata: metadata, spec: runSpec).normalized(), scheduleUID: uid)
+                schedule.runs.append(run)
+                schedule.lastScheduleTime = due
+                store(schedule)
+                emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Spawned",
+                     message: "spawned \(kind.rawValue) \(experiments[run]?.name ?? run)")
+            }
+        }
+    }
+
+    /// Chooses the targets of experiments that run and have none yet.
+    private func selectTargets(at moment: Date) async {
+        let waiting = experiments.values.filter { !$0.selected && $0.failure == nil && $0.desiredPhase(at: moment) == .run }
+        guard !waiting.isEmpty else { return }
+        let pods: [Pod]
+        do {
+            pods = try await inventory.pods()
+        } catch {
+            for record in waiting {
+                emit(record, reason: "Failed", message: "cannot list pods: \(error)", type: .warning)
+            }
+            return
+        }
+        for candidate in waiting {
+            guard var record = experiments[candidate.uid], !record.selected,
+                  let spec = record.document.spec as? any PodTargetedSpec else { continue }
+            switch PodSelection.select(from: pods, selector: spec.selector, mode: spec.mode, value: spec.value,
+                                       defaultNamespace: record.namespace) {
+            case .failure(let problem):
+                record.failure = problem.description
+                record.selected = true
+                emit(record, reason: "Failed", message: problem.description, type: .warning)
+            case .success(let targets):
+                record.records = targets.map { TargetRecord(pod: $0) }
+                record.selected = true
+                if let peered = spec as? any PeerTargetedSpec, let peer = peered.peerSelector {
+                    switch PodSelection.select(from: pods, selector: peer.selector, mode: peer.mode, value: peer.value,
+                                               defaultNamespace: record.namespace) {
+                    case .success(let peers): record.peers = peers
+                    case .failure(let problem):
+                        record.failure = "spec.target: \(problem.description)"
+                        record.records = []
+                        emit(record, reason: "Failed", message: record.failure!, type: .warning)
+                    }
+                }
+                if record.failure == nil {
+                    emit(record, reason: "Selected", message: "selected \(targets.count) target\(targets.count == 1 ? "" : "s"): "
+                         + targets.prefix(10).map(\.id).joined(separator: ", ") + (targets.count > 10 ? " ..." : ""))
+                }
+            }
+            store(record)
+        }
+    }
+
+    private func plannedWork(at moment: Date) -> [Work] {
+        var work: [Work] = []
+        for (uid, record) in experiments where record.selected && record.finishedAt == nil {
+            let desired = halted ? DesiredPhase.stop : record.desiredPhase(at: moment)
+            for (index, target) in record.records.enumerated() where !inFlight.contains("\(uid)#\(index)") {
+                switch (desired, target.phase) {
+                case (.run, .notInjected):
+                    if record.document.spec.isOneShot && target.injectedCount > 0 { continue }
+                    if let retry = target.retryAfter, retry > moment { continue }
+                    work.append(Work(experiment: uid, index: index, operation: .inject, attacks: []))
+                case (.stop, .injected):
+                    work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
+                default:
+                    continue
+                }
+                inFlight.insert("\(uid)#\(index)")
+            }
+        }
+        return work
+    }
+
+    /// Marks experiments finished and archives deleted ones once every
+    /// target is recovered — never before.
+    private func finishAndArchive(at moment: Date) {
+        for uid in Array(experiments.keys) {
+            guard var record = experiments[uid] else { continue }
+            let busy = record.records.indices.contains { inFlight.contains("\(uid)#\($0)") }
+            if busy { continue }
+            if record.isDeleted && record.allRecovered {
+                batch.removedExperiments.append(uid)
+                var object = try? record.document.encoded()
+                if case .object(var fields)? = object {
+                    fields["status"] = StatusView.status(of: record, at: moment)
+                    object = .object(fields)
+                }
+                batch.archives.append(ArchiveRecord(
+                    uid: uid, kind: record.kind.rawValue, namespace: record.namespace, name: record.name,
+                    action: StatusView.action(of: record.document), startTime: record.createdAt, finishTime: moment,
+                    object: object ?? .null))
+                experiments[uid] = nil
+                emit(record, reason: "Archived", message: "every target recovered; archived")
+                continue
+            }
+            guard record.finishedAt == nil, record.selected, record.failure == nil else { continue }
+            let oneShotDone = record.document.spec.isOneShot && !record.records.isEmpty
+                && record.records.allSatisfy { $0.injectedCount > 0 }
+            let durationOver = record.endsAt.map { moment >= $0 } ?? false
+            if oneShotDone || (durationOver && record.allRecovered) {
+                record.finishedAt = moment
+                store(record)
+                emit(record, reason: "Finished", message: oneShotDone ? "done" : "duration over; every target recovered")
+            }
+        }
+    }
+
+    /// Puts right what a crashed controller left: records are matched with
+    /// what the host still holds; half-done injections are undone so the
+    /// loop injects them again while the experiment should run.
+    public func restore() async {
+        for uid in Array(experiments.keys) {
+            guard var record = experiments[uid], record.selected else { continue }
+            let held = await daemon.attacks(ofExperiment: uid)
+            var changed = false
+            for index in record.records.indices {
+                let target = record.records[index]
+                let present = held.filter { $0.target == target.id }
+                let complete = !present.isEmpty && present.allSatisfy(\.injected)
+                    && Set(target.attacks).isSubset(of: Set(present.map(\.uid)))
+                if complete {
+                    if target.phase != .injected || Set(target.attacks) != Set(present.map(\.uid)) {
+                        record.records[index].phase = .injected
+                        record.records[index].attacks = present.map(\.uid)
+                        changed = true
+                    }
+                    continue
+                }
+                let leftovers = Set(present.map(\.uid)).union(target.attacks)
+                if !leftovers.isEmpty {
+                    do {
+                        try await daemon.recover(Array(leftovers))
+                    } catch {
+                        record.records[index].record(RecordEvent(type: .failed, operation: .recover,
+                                                                 message: "after restart: \(error)", timestamp: now))
+                    }
+                }
+                if target.phase == .injected || !leftovers.isEmpty {
+                    record.records[index].phase = .notInjected
+                    record.records[index].attacks = []
+                    changed = true
+                }
+            }
+            if changed {
+                store(record)
+                emit(record, reason: "Restored", message: "controller restarted: records matched with the host")
+            }
+        }
+        flush()
+    }
+
+    // MARK: Work
+
+    struct Work: Sendable {
+        enum Operation: Sendable { case inject, recover }
+        var experiment: String
+        var index: Int
+        var operation: Operation
+        var attacks: [String]
+        var request: InjectionRequest?
+    }
+
+    struct Outcome: Sendable {
+        var work: Work
+        var attacks: [String]
+        var error: String?
+    }
+
+    private func perform(_ work: [Work]) async -> [Outcome] {
+        var prepared = work
+        for position in prepared.indices where prepared[position].operation == .inject {
+            let item = prepared[position]
+            guard let record = experiments[item.experiment] else { continue }
+            prepared[position].request = InjectionRequest(
+                experiment: item.experiment, document: record.document, target: record.records[item.index].pod,
+                peers: record.peers, endsAt: record.endsAt)
+        }
+        let daemon = self.daemon
+        let width = max(1, configuration.concurrency)
+        return await withTaskGroup(of: Outcome.self) { group in
+            var outcomes: [Outcome] = []
+            outcomes.reserveCapacity(prepared.count)
+            var iterator = prepared.makeIterator()
+            func add(_ item: Work) {
+                group.addTask {
+                    do {
+                        switch item.operation {
+                        case .inject:
+                            guard let request = item.request else { return Outcome(work: item, attacks: [], error: "experiment gone") }
+                            return Outcome(work: item, attacks: try await daemon.inject(request), error: nil)
+                        case .recover:
+                            try await daemon.recover(item.attacks)
+                            return Outcome(work: item, attacks: [], error: nil)
+                        }
+                    } catch {
+                        return Outcome(work: item, attacks: item.attacks, error: String(describing: error))
+                    }
+                }
+            }
+            for _ in 0..<width {
+                guard let item = iterator.next() else { break }
+                add(item)
+            }
+            while let outcome = await group.next() {
+                outcomes.append(outcome)
+                if let item = iterator.next() { add(item) }
+            }
+            return outcomes
+        }
+    }
+
+    private func apply(_ outcomes: [Outcome], at moment: Date) {
+        var touched: [String: ExperimentRecord] = [:]
+        var lateRecoveries: [Work] = []
+        for outcome in outcomes {
+            let item = outcome.work
+            inFlight.remove("\(item.experiment)#\(item.index)")
+            guard var record = touched[item.experiment] ?? experiments[item.experiment],
+                  record.records.indices.contains(item.index) else { continue }
+            var target = record.records[item.index]
+            switch (item.operation, outcome.error) {
+            case (.inject, nil):
+                target.phase = .injected
+                target.injectedCount += 1
+                target.attacks = outcome.attacks
+                target.retryAfter = nil
+                target.record(RecordEvent(type: .succeeded, operation: .apply, message: "injected", timestamp: moment))
+                emit(record, reason: "Applied", message: "injected into \(target.id)")
+                // Paused, deleted or halted while injecting: undo at once.
+                if halted || record.desiredPhase(at: moment) == .stop && !record.document.spec.isOneShot {
+                    lateRecoveries.append(Work(experiment: item.experiment, index: item.index, operation: .recover,
+                                               attacks: outcome.attacks))
+                }
+            case (.inject, let error?):
+                target.retryAfter = moment.addingTimeInterval(configuration.retryDelay)
+                target.record(RecordEvent(type: .failed, operation: .apply, message: error, timestamp: moment))
+                emit(record, reason: "Failed", message: "inject into \(target.id): \(error)", type: .warning)
+            case (.recover, nil):
+                target.phase = .notInjected
+                target.recoveredCount += 1
+                target.attacks = []
+                target.record(RecordEvent(type: .succeeded, operation: .recover, message: "recovered", timestamp: moment))
+                emit(record, reason: "Recovered", message: "recovered \(target.id)")
+            case (.recover, let error?):
+                target.record(RecordEvent(type: .failed, operation: .recover, message: error, timestamp: moment))
+                emit(record, reason: "Failed", message: "recover \(target.id): \(error)", type: .warning)
+            }
+            record.records[item.index] = target
+            touched[item.experiment] = record
+        }
+        for record in touched.values { store(record) }
+        if !lateRecoveries.isEmpty {
+            for item in lateRecoveries { inFlight.insert("\(item.experiment)#\(item.index)") }
+            Task { [weak self] in
+                guard let self else { return }
+                let outcomes = await self.perform(lateRecoveries)
+                await self.apply(outcomes, at: self.currentDate())
+            }
+        }
+    }
+
+    // MARK: Bookkeeping
+
+    private func store(_ record: ExperimentRecord) {
+        experiments[record.uid] = record
+        dirtyExperiments.insert(record.uid)
+    }
+
+    private func store(_ record: ScheduleRecord) {
+        schedules[record.uid] = record
+        dirtySchedules.insert(record.uid)
+    }
+
+    private func emit(_ record: ExperimentRecord, reason: String, message: String, type: EventRecord.EventType = .normal) {
+        emit(kind: record.kind.rawValue, uid: record.uid, namespace: record.namespace, name: record.name,
+             reason: reason, message: message, type: type)
+    }
+
+    private func emit(kind: String, uid: String, namespace: String, name: String, reason: String, message: String,
+                      type: EventRecord.EventType = .normal) {
+        batch.events.append(EventRecord(objectID: uid, namespace: namespace, name: name, kind: kind, type: type,
+                                        reason: reason, message: message, createdAt: now))
+    }
+
+    /// Writes what changed in one transaction and tells live views.
+    private func flush() {
+        let moment = now
+        for uid in dirtyExperiments {
+            if let record = experiments[uid] { batch.experiments.append(record) }
+        }
+        for uid in dirtySchedules {
+            if let record = schedules[uid] { batch.schedules.append(record) }
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try store.write(batch)
+        } catch {
+            // Keep the changes for the next flush rather than lose them.
+            batch.experiments = []
+            batch.schedules = []
+            return
+        }
+        if !subscribers.isEmpty {
+            var updates: [Update] = []
+            for uid in dirtyExperiments {
+                if let record = experiments[uid] {
+                    updates.append(Update(uid: uid, kind: record.kind.rawValue, status: record.status(at: moment).rawValue))
+                }
+            }
+            for uid in dirtySchedules { updates.append(Update(uid: uid, kind: "Schedule", status: schedules[uid]?.isPaused == true ? "paused" : "running")) }
+            for uid in batch.removedExperiments + batch.removedSchedules { updates.append(Update(uid: uid, kind: "", status: "archived")) }
+            for continuation in subscribers.values {
+                for update in updates { continuation.yield(update) }
+            }
+        }
+        dirtyExperiments = []
+        dirtySchedules = []
+        batch = StoreBatch()
+    }
+
+    /// Two documents asking for the same thing (status and server-set
+    /// metadata aside).
+    static func sameIntent(_ lhs: ChaosDocument, _ rhs: ChaosDocument) -> Bool {
+        lhs.spec.isEqual(to: rhs.spec) && (lhs.metadata.annotations ?? [:]) == (rhs.metadata.annotations ?? [:])
+            && (lhs.metadata.labels ?? [:]) == (rhs.metadata.labels ?? [:])
+    }
+
+    /// Five characters like Kubernetes' generated names.
+    static func suffix() -> String {
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String((0..<5).map { _ in alphabet.randomElement()! })
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}
+
+extension ObjectMeta {
+    mutating func setPaused(_ paused: Bool) {
+        var annotations = self.annotations ?? [:]
+        annotations[Self.pauseAnnotation] = paused ? "true" : nil
+        self.annotations = annotations.isEmpty ? nil : annotations
+    }
+}

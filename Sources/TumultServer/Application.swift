@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import Logging
+import TumultController
+import TumultDaemon
+import TumultFaults
+import TumultModel
+
+/// How `tumult server` runs.
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 2333
+    /// Required in `Authorization: Bearer` on every API call; must be set
+    /// when the server listens on anything but loopback.
+    public var token: String?
+    /// `$TUMULT_HOME`: the store and the journal.
+    public var home: URL
+    public var inventoryPath: String?
+    public var networkBackend: String = "auto"
+
+    public init(home: URL) {
+        self.home = home
+    }
+
+    /// True for 127.0.0.0/8, ::1 and localhost.
+    public var listensOnLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// The server's parts, for the command that runs it and for tests.
+public struct ServerParts: Sendable {
+    public let controller: Controller
+    public let daemon: LocalChaosDaemon
+    public let inventory: any PodInventory
+    /// Whether API calls need the bearer token.
+    public let requiresToken: Bool
+}
+
+/// Builds the controller over the local host agent and the store, and the
+/// HTTP application serving the API. `tumult server` and the tests both
+/// call this (tests with port 0).
+public func buildApplication(configuration: ServerConfiguration, logger: Logger = Logger(label: "tumult.server"),
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
+    if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
+        throw ControllerError(.invalidDocument, "--listen \(configuration.host): a bearer token is required off loopback (--token or $TUMULT_TOKEN)")
+    }
+    let journal = try Journal(directory: configuration.home)
+    let backend = NetworkFault.Backend(rawValue: configuration.networkBackend) ?? .auto
+    let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: true, networkBackend: backend))
+    let daemon = LocalChaosDaemon(agent: agent)
+    let inventory = LocalPodInventory(inventory: try LocalInventory(inventoryPath: configuration.inventoryPath))
+    let store = try SQLiteExperimentStore(directory: configuration.home)
+    let controller = try Controller(daemon: daemon, inventory: inventory, store: store,
+                                    configuration: .init(supportedKinds: Set(agent.translators.kinds)))
+    let parts = ServerParts(controller: controller, daemon: daemon, inventory: inventory,
+                            requiresToken: !(configuration.token ?? "").isEmpty)
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    if let token = configuration.token, !token.isEmpty {
+        router.add(middleware: BearerTokenMiddleware(token: token))
+    }
+    APIRoutes(parts: parts).register(on: router)
+    ChaosdRoutes(daemon: daemon).register(on: router)
+
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult"),
+        services: [ControllerService(controller: controller, logger: logger)],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger)
+    return (application, parts)
+}

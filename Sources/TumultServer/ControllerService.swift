@@ -1,0 +1,20 @@
+import Logging
+import ServiceLifecycle
+import TumultController
+
+/// Runs the controller's loop for as long as the server runs. On SIGTERM or
+/// SIGINT (graceful shutdown) it recovers every fault it injected before the
+/// process exits; experiments stay in the store and resume at the next start.
+struct ControllerService: Service {
+    let controller: Controller
+    let logger: Logger
+
+    func run() async throws {
+        await controller.start()
+        logger.info("controller started")
+        try? await gracefulShutdown()
+        logger.info("shutting down: recovering every injected fault")
+        await controller.shutdown(recover: true)
+        logger.info("controller stopped")
+    }
+}

@@ -1,0 +1,109 @@
+import Dispatch
+import Foundation
+import TumultController
+import TumultDaemon
+import TumultModel
+
+/// The controller's `ChaosDaemon` on this machine: the experiment agent and
+/// its journal. Injectors block (they run commands and wait for helpers), so
+/// their calls run on a dispatch queue, never on Swift's cooperative threads.
+public struct LocalChaosDaemon: ChaosDaemon {
+    public let agent: ExperimentAgent
+    private let queue = DispatchQueue(label: "tumult.daemon", qos: .userInitiated, attributes: .concurrent)
+
+    public init(agent: ExperimentAgent) {
+        self.agent = agent
+    }
+
+    public var journal: Journal { agent.journal }
+
+    public func inject(_ request: InjectionRequest) async throws -> [String] {
+        try await blocking {
+            try agent.inject(document: request.document, target: request.target, peers: request.peers,
+                             experiment: request.experiment, endsAt: request.endsAt)
+        }
+    }
+
+    public func recover(_ attacks: [String]) async throws {
+        try await blocking { try agent.recover(attacks) }
+    }
+
+    public func stillInjected(_ attacks: [String]) async -> Set<String> {
+        (try? await blocking { agent.stillInjected(attacks) }) ?? []
+    }
+
+    public func attacks(ofExperiment experiment: String) async -> [HostAttack] {
+        let prefix = experiment + "/"
+        let attacks = (try? await blocking { try journal.attacks() }) ?? []
+        return attacks.compactMap { attack in
+            guard attack.needsRecovery, attack.target.hasPrefix(prefix) else { return nil }
+            return HostAttack(uid: attack.uid, target: String(attack.target.dropFirst(prefix.count)),
+                              injected: attack.state == .injected)
+        }
+    }
+
+    /// Sets the journal's halt flag (every `tumult` process on the host
+    /// honours it) and, when halting, recovers the faults injected outside
+    /// experiments (`tumult attack`, chaosd's API); the controller recovers
+    /// its own.
+    public func setHalted(_ halted: Bool) async throws -> Int {
+        try await blocking {
+            try journal.setHalted(halted)
+            guard halted else { return 0 }
+            let direct = try journal.attacks().filter { $0.needsRecovery && !Self.isExperimentTarget($0.target) }
+            return Self.recoverConcurrently(direct.map(\.uid), with: agent.runner)
+        }
+    }
+
+    /// Experiment attacks are journaled as `UID/NAMESPACE/POD`.
+    static func isExperimentTarget(_ target: String) -> Bool {
+        guard let first = target.split(separator: "/").first else { return false }
+        return first.count == 36 && UUID(uuidString: String(first)) != nil && target.split(separator: "/").count == 3
+    }
+
+    /// Recovers attacks side by side (an emergency stop must not wait for
+    /// them one after another); returns how many succeeded.
+    static func recoverConcurrently(_ uids: [String], with runner: AttackRunner) -> Int {
+        guard !uids.isEmpty else { return 0 }
+        let succeeded = Counter()
+        DispatchQueue.concurrentPerform(iterations: uids.count) { index in
+            if (try? runner.recover(uids[index])) != nil { succeeded.increment() }
+        }
+        return succeeded.value
+    }
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body() })
+            }
+        }
+    }
+}
+
+/// A thread-safe count.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// The controller's `PodInventory` on this machine: named network
+/// namespaces, containers and the inventory file, read afresh each time
+/// (on a dispatch queue: it runs `ip`).
+public struct LocalPodInventory: PodInventory {
+    public let inventory: LocalInventory
+
+    public init(inventory: LocalInventory) {
+        self.inventory = inventory
+    }
+
+    public func pods() async throws -> [Pod] {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try inventory.pods() })
+            }
+        }
+    }
+}

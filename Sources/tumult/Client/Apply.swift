@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import TumultModel
+
+/// `tumult apply -f`: sends each document to `tumult server`, which creates
+/// it, replaces the one of the same namespace and name, or leaves it as it is.
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or update experiments and schedules on `tumult server` from Chaos Mesh documents.",
+        discussion: """
+            Each document is sent on its own; Schedules (and legacy documents with spec.scheduler) go to \
+            the server's schedules. Exit status: 0 when every document was applied, 1 when the server \
+            refused any (its field paths are printed), 2 when an input cannot be read or the command is misused. \
+            Objects that are not chaos documents are reported as skipped.
+            """
+    )
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var server: ServerOptions
+
+    func run() throws {
+        let client = try server.client()
+        let loader = DocumentLoader(strict: input.strict)
+        var failed = false
+        var unreadable = false
+        for item in input.readInputs() {
+            let text: String
+            switch item.text {
+            case .success(let read): text = read
+            case .failure(let failure):
+                printError("\(item.name): \(failure)")
+                unreadable = true
+                continue
+            }
+            let values: [Value]
+            do {
+                values = try DocumentText.parse(text).flatMap(DocumentLoader.expandLists)
+            } catch {
+                printError("\(item.name): \(error)")
+                failed = true
+                continue
+            }
+            for (position, value) in values.enumerated() {
+                let report = loader.check(value, index: position + 1)
+                let prefix = "\(item.name): \(report.label)"
+                for diagnostic in report.diagnostics.items where diagnostic.severity == .warning {
+                    printError("\(prefix): warning: \(diagnostic.path): \(diagnostic.message)")
+                }
+                let request: Request
+                switch Self.request(for: value, report: report, strict: input.strict) {
+                case .skip(let reason):
+                    printError("\(prefix): skipped: \(reason)")
+                    continue
+                case .refuse(let problems):
+                    problems.forEach { printError("\(prefix): \($0)") }
+                    failed = true
+                    continue
+                case .send(let ready):
+                    request = ready
+                }
+                do {
+                    for answer in try client.apply(request.body, to: request.collection) {
+                        print(Printing.applied(answer.item, fallbackKind: report.kind ?? ""))
+                    }
+                } catch let error as ClientError where !error.isUnreachable {
+                    Printing.problems(error, prefix: prefix).forEach { printError($0) }
+                    failed = true
+                }
+            }
+        }
+        if unreadable { throw ExitCode(2) }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// One document ready to post: its JSON tree and where it goes.
+    struct Request: Equatable {
+        var body: Value
+        var collection: ObjectCollection
+    }
+
+    enum Plan: Equatable {
+        case send(Request)
+        /// Not a chaos document: nothing to send.
+        case skip(String)
+        /// `--strict` and the local check found errors: not sent.
+        case refuse([String])
+    }
+
+    /// What to do with one document. A valid one is sent as the model
+    /// encodes it (a legacy cron document becomes the Schedule it stands
+    /// for); an invalid one is sent as written, so that the server names its
+    /// problems, unless `--strict` already refused it here.
+    static func request(for value: Value, report: DocumentLoader.Report, strict: Bool) -> Plan {
+        switch report.outcome {
+        case .skipped(let reason):
+            return .skip(reason)
+        case .valid(var document):
+            document.apiVersion = ChaosDocument.apiVersion
+            guard let body = try? document.encoded() else { return .send(Request(body: value, collection: .experiments)) }
+            return .send(Request(body: body, collection: document.kind == .schedule ? .schedules : .experiments))
+        case .invalid:
+            if strict {
+                return .refuse(report.diagnostics.items.map { "\($0.path): \($0.message)" })
+            }
+            let kind = value.objectValue?["kind"]?.stringValue.flatMap(ChaosKind.init(name:))
+            return .send(Request(body: value, collection: kind == .schedule ? .schedules : .experiments))
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import TumultModel
+
+/// `tumult describe KIND/NAME`: everything the server knows of one
+/// experiment or schedule, as `kubectl describe` lays it out.
+struct Describe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an experiment's or a schedule's status, per-target records, spec and events.",
+        discussion: "KIND is a Chaos Mesh kind in any case (networkchaos, podchaos, ...) or schedule."
+    )
+
+    @OptionGroup var objects: ObjectArguments
+    @OptionGroup var server: ServerOptions
+
+    func run() throws {
+        let client = try server.client()
+        var first = true
+        try objects.forEach(client: client) { reference, uid in
+            let detail = try client.detail(reference.collection, uid: uid).item
+            let events = try client.events(objectID: uid).map(\.item)
+            if !first { print("") }
+            first = false
+            print(Printing.describe(detail, events: events, now: Date()), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TumultDaemon
+import TumultServer
+
+/// `tumult server`: the controller as a service with its REST API.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run experiments from Chaos Mesh documents, with Chaos Mesh's dashboard API (default 127.0.0.1:2333).",
+        discussion: """
+            Keeps experiments, schedules, events and archives in $TUMULT_HOME/tumult.sqlite. On SIGTERM or \
+            Ctrl-C it recovers every fault it injected before exiting; after a crash it starts again from the \
+            store, ending running experiments on time. Off loopback every API call needs the bearer token \
+            (--token or $TUMULT_TOKEN).
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
+    var listen: String = "127.0.0.1:2333"
+
+    @Option(help: ArgumentHelp("Bearer token API calls must carry (default $TUMULT_TOKEN); required off loopback.", valueName: "token"))
+    var token: String?
+
+    @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY).", valueName: "file"))
+    var inventory: String?
+
+    @Option(name: .customLong("network-backend"),
+            help: "kernel: sch_netem; userspace: Tumult's NFQUEUE engine; auto: the kernel when it has netem.")
+    var networkBackend: String = "auto"
+
+    @Option(help: ArgumentHelp("Where the store and the journal live (default $TUMULT_HOME, else /var/lib/tumult).", valueName: "directory"))
+    var home: String?
+
+    func validate() throws {
+        _ = try address()
+        guard ["auto", "kernel", "userspace"].contains(networkBackend) else {
+            throw ValidationError("--network-backend: \"\(networkBackend)\" is not kernel, userspace or auto.")
+        }
+    }
+
+    /// `host:port`, `[v6]:port` or `:port`.
+    func address() throws -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+              (0...65_535).contains(port) else {
+            throw ValidationError("--listen: \"\(listen)\" is not host:port (e.g. 127.0.0.1:2333).")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = try address()
+        var configuration = ServerConfiguration(home: home.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+        configuration.host = host
+        configuration.port = port
+        configuration.token = token ?? ProcessInfo.processInfo.environment["TUMULT_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.inventoryPath = inventory ?? InventoryFile.defaultPath()
+        configuration.networkBackend = networkBackend
+        if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
+            throw ValidationError("--listen \(listen): listening beyond loopback needs a bearer token (--token or $TUMULT_TOKEN).")
+        }
+        var logger = Logger(label: "tumult.server")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let (application, _) = try await buildApplication(configuration: configuration, logger: logger) { port in
+            print("tumult server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            fflush(nil)
+        }
+        try await application.runService()
+    }
+}
