@@ -91,9 +91,10 @@ do {
     switch which {
     case "validate": try ValidateBenchmark(examples: examples, seconds: seconds).run()
     case "network": try NetworkBenchmark(tumult: tumult, anchorSource: anchor).run()
+    case "controller": try ControllerBenchmark(arguments: arguments).run()
     case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
-        print("unknown benchmark \(which); available: validate, network, stress")
+        print("unknown benchmark \(which); available: validate, network, stress, controller")
         exit(2)
     }
 } catch {

@@ -44,12 +44,27 @@ public actor Controller {
 
     private(set) var experiments: [String: ExperimentRecord] = [:]
     private(set) var schedules: [String: ScheduleRecord] = [:]
+    /// Live (not deleted) experiments by kind/namespace/name, for apply.
+    private var liveByName: [String: String] = [:]
+    private static func nameKey(_ kind: ChaosKind, _ namespace: String, _ name: String) -> String { "\(kind.rawValue)/\(namespace)/\(name)" }
     public private(set) var halted: Bool
     private var batch = StoreBatch()
     private var dirtyExperiments: Set<String> = []
     private var dirtySchedules: Set<String> = []
     /// `uid#index` of targets with an injection or recovery under way.
-    private var inFlight: Set<String> = []
+    private var inFlight: Set<TargetKey> = []
+    /// Targets under way per experiment, so that "is it busy" is one lookup.
+    private var busyCount: [String: Int] = [:]
+    struct TargetKey: Hashable { var experiment: String; var index: Int }
+    private func markBusy(_ uid: String, _ index: Int) {
+        if inFlight.insert(TargetKey(experiment: uid, index: index)).inserted { busyCount[uid, default: 0] += 1 }
+    }
+    private func markDone(_ uid: String, _ index: Int) {
+        if inFlight.remove(TargetKey(experiment: uid, index: index)) != nil {
+            let left = (busyCount[uid] ?? 1) - 1
+            busyCount[uid] = left > 0 ? left : nil
+        }
+    }
     private var loop: Task<Void, Never>?
     private var wakePending = false
     private var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
@@ -60,7 +75,10 @@ public actor Controller {
         self.inventory = inventory
         self.store = store
         self.configuration = configuration
-        for record in try store.loadExperiments() { experiments[record.uid] = record }
+        for record in try store.loadExperiments() {
+            experiments[record.uid] = record
+            if !record.isDeleted { liveByName[Self.nameKey(record.kind, record.namespace, record.name)] = record.uid }
+        }
         for record in try store.loadSchedules() { schedules[record.uid] = record }
         halted = try store.isHalted()
     }
@@ -149,9 +167,8 @@ public actor Controller {
             throw ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
                                   + configuration.supportedKinds.map(\.rawValue).sorted().joined(separator: ", ") + ")")
         }
-        if let existing = experiments.values.first(where: {
-            $0.kind == document.kind && $0.namespace == document.namespace && $0.name == document.name && !$0.isDeleted
-        }) {
+        if let existingUID = liveByName[Self.nameKey(document.kind, document.namespace, document.name)],
+           let existing = experiments[existingUID], !existing.isDeleted {
             if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
             if existing.document.spec.isEqual(to: document.spec) {
                 // Only metadata changed (a pause annotation, labels): keep the run.
@@ -295,8 +312,8 @@ public actor Controller {
         var work: [Work] = []
         for (uid, record) in experiments {
             for (index, target) in record.records.enumerated()
-            where target.phase == .injected && !inFlight.contains("\(uid)#\(index)") {
-                inFlight.insert("\(uid)#\(index)")
+            where target.phase == .injected && !inFlight.contains(TargetKey(experiment: uid, index: index)) {
+                markBusy(uid, index)
                 work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
             }
         }
@@ -459,18 +476,20 @@ public actor Controller {
         var work: [Work] = []
         for (uid, record) in experiments where record.selected && record.finishedAt == nil {
             let desired = halted ? DesiredPhase.stop : record.desiredPhase(at: moment)
-            for (index, target) in record.records.enumerated() where !inFlight.contains("\(uid)#\(index)") {
-                switch (desired, target.phase) {
+            let mayBeBusy = busyCount[uid] != nil
+            for index in record.records.indices {
+                if mayBeBusy && inFlight.contains(TargetKey(experiment: uid, index: index)) { continue }
+                switch (desired, record.records[index].phase) {
                 case (.run, .notInjected):
-                    if record.document.spec.isOneShot && target.injectedCount > 0 { continue }
-                    if let retry = target.retryAfter, retry > moment { continue }
+                    if record.document.spec.isOneShot && record.records[index].injectedCount > 0 { continue }
+                    if let retry = record.records[index].retryAfter, retry > moment { continue }
                     work.append(Work(experiment: uid, index: index, operation: .inject, attacks: []))
                 case (.stop, .injected):
-                    work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
+                    work.append(Work(experiment: uid, index: index, operation: .recover, attacks: record.records[index].attacks))
                 default:
                     continue
                 }
-                inFlight.insert("\(uid)#\(index)")
+                markBusy(uid, index)
             }
         }
         return work
@@ -481,7 +500,7 @@ public actor Controller {
     private func finishAndArchive(at moment: Date) {
         for uid in Array(experiments.keys) {
             guard var record = experiments[uid] else { continue }
-            let busy = record.records.indices.contains { inFlight.contains("\(uid)#\($0)") }
+            let busy = busyCount[uid] != nil
             if busy { continue }
             if record.isDeleted && record.allRecovered {
                 batch.removedExperiments.append(uid)
@@ -619,7 +638,7 @@ public actor Controller {
         var lateRecoveries: [Work] = []
         for outcome in outcomes {
             let item = outcome.work
-            inFlight.remove("\(item.experiment)#\(item.index)")
+            markDone(item.experiment, item.index)
             guard var record = touched[item.experiment] ?? experiments[item.experiment],
                   record.records.indices.contains(item.index) else { continue }
             var target = record.records[item.index]
@@ -655,7 +674,7 @@ public actor Controller {
         }
         for record in touched.values { store(record) }
         if !lateRecoveries.isEmpty {
-            for item in lateRecoveries { inFlight.insert("\(item.experiment)#\(item.index)") }
+            for item in lateRecoveries { markBusy(item.experiment, item.index) }
             Task { [weak self] in
                 guard let self else { return }
                 let outcomes = await self.perform(lateRecoveries)
@@ -667,6 +686,12 @@ public actor Controller {
     // MARK: Bookkeeping
 
     private func store(_ record: ExperimentRecord) {
+        let key = Self.nameKey(record.kind, record.namespace, record.name)
+        if record.isDeleted {
+            if liveByName[key] == record.uid { liveByName[key] = nil }
+        } else {
+            liveByName[key] = record.uid
+        }
         experiments[record.uid] = record
         dirtyExperiments.insert(record.uid)
     }

@@ -50,7 +50,8 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     let backend = NetworkFault.Backend(rawValue: configuration.networkBackend) ?? .auto
     let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: true, networkBackend: backend))
     let daemon = LocalChaosDaemon(agent: agent)
-    let inventory = LocalPodInventory(inventory: try LocalInventory(inventoryPath: configuration.inventoryPath))
+    let inventory = LocalPodInventory(inventoryPath: LocalPodInventory.defaultPath(given: configuration.inventoryPath,
+                                                                                  home: configuration.home))
     let store = try SQLiteExperimentStore(directory: configuration.home)
     let controller = try Controller(daemon: daemon, inventory: inventory, store: store,
                                     configuration: .init(supportedKinds: Set(agent.translators.kinds)))
@@ -63,6 +64,7 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
         router.add(middleware: BearerTokenMiddleware(token: token))
     }
     APIRoutes(parts: parts).register(on: router)
+    DashboardRoutes(parts: parts).register(on: router)
     ChaosdRoutes(daemon: daemon).register(on: router)
 
     let application = Application(

@@ -91,18 +91,32 @@ final class Counter: @unchecked Sendable {
 
 /// The controller's `PodInventory` on this machine: named network
 /// namespaces, containers and the inventory file, read afresh each time
-/// (on a dispatch queue: it runs `ip`).
+/// (so an edited inventory counts at the next selection without a restart),
+/// on a dispatch queue (it runs `ip`).
 public struct LocalPodInventory: PodInventory {
-    public let inventory: LocalInventory
+    public let inventoryPath: String?
+    public let engines: [ContainerEngine]
 
-    public init(inventory: LocalInventory) {
-        self.inventory = inventory
+    public init(inventoryPath: String?, engines: [ContainerEngine] = ContainerEngine.standard) {
+        self.inventoryPath = inventoryPath
+        self.engines = engines
+    }
+
+    /// `--inventory`, else `$TUMULT_INVENTORY`, else `HOME/inventory.yaml` when it exists.
+    public static func defaultPath(given: String?, home: URL) -> String? {
+        if let given { return given }
+        if let fromEnvironment = InventoryFile.defaultPath() { return fromEnvironment }
+        let beside = home.appendingPathComponent("inventory.yaml").path
+        return FileManager.default.fileExists(atPath: beside) ? beside : nil
     }
 
     public func pods() async throws -> [Pod] {
-        try await withCheckedThrowingContinuation { continuation in
+        let path = inventoryPath, engines = engines
+        return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try inventory.pods() })
+                continuation.resume(with: Result {
+                    try LocalInventory(inventoryPath: path, engines: engines).pods()
+                })
             }
         }
     }

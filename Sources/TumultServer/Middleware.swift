@@ -67,12 +67,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Requires `Authorization: Bearer TOKEN` on the API (the server listens
-/// off loopback only with one).
+/// off loopback only with one). The dashboard's page and assets hold no
+/// data and stay open, so that the page can load and ask for the token.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let given = request.headers[.authorization] ?? ""
+        let path = request.uri.path
+        if DashboardRoutes.isPublic(path) { return try await next(request, context) }
+        var given = request.headers[.authorization] ?? ""
+        // EventSource cannot send headers: the live stream may carry the token in its query.
+        if given.isEmpty, path == DashboardRoutes.streamPath, let query = request.uri.queryParameters.get("token") {
+            given = "Bearer " + query
+        }
         guard Self.constantTimeEqual(given, "Bearer " + token) else {
             return APIError(.unauthorized, "Unauthorized", "a bearer token is required (Authorization: Bearer TOKEN)").response
         }

@@ -24,7 +24,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY).", valueName: "file"))
+    @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY, else $TUMULT_HOME/inventory.yaml).", valueName: "file"))
     var inventory: String?
 
     @Option(help: ArgumentHelp("How long each experiment holds when its document has no duration (e.g. 30s).", valueName: "duration"))
@@ -66,8 +66,13 @@ struct RunCommand: AsyncParsableCommand {
             throw RunFailure(status: 1, "Tumult is halted (emergency stop): nothing is injected until `tumult unhalt`")
         }
         let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: false, networkBackend: networkBackend))
-        let inventoryPath = inventory ?? InventoryFile.defaultPath()
-        let pods = LocalPodInventory(inventory: try LocalInventory(inventoryPath: inventoryPath))
+        let inventoryPath = LocalPodInventory.defaultPath(given: inventory, home: Journal.defaultDirectory())
+        if let inventoryPath {
+            do { _ = try InventoryFile.load(path: inventoryPath) } catch let error as InventoryFileError {
+                throw RunFailure(status: 2, error.lines.joined(separator: "\n"))
+            }
+        }
+        let pods = LocalPodInventory(inventoryPath: inventoryPath)
         var settings = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
         settings.tick = .milliseconds(100)
         settings.retryDelay = 1
@@ -98,7 +103,7 @@ struct RunCommand: AsyncParsableCommand {
         var checkFailure: String?
         var nextProbe = Date()
         while true {
-            for event in (try? await controller.events(EventFilter(limit: 1000))) ?? [] where event.id > lastEvent {
+            for event in ((try? await controller.events(EventFilter(limit: 1000))) ?? []).reversed() where event.id > lastEvent {
                 lastEvent = max(lastEvent, event.id)
                 record.event(event)
             }
@@ -125,7 +130,7 @@ struct RunCommand: AsyncParsableCommand {
             try? await Task.sleep(for: .milliseconds(100))
         }
         await controller.shutdown(recover: true)
-        for event in (try? await controller.events(EventFilter(limit: 1000))) ?? [] where event.id > lastEvent {
+        for event in ((try? await controller.events(EventFilter(limit: 1000))) ?? []).reversed() where event.id > lastEvent {
             lastEvent = max(lastEvent, event.id)
             record.event(event)
         }

@@ -23,7 +23,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bearer token API calls must carry (default $TUMULT_TOKEN); required off loopback.", valueName: "token"))
     var token: String?
 
-    @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY).", valueName: "file"))
+    @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY, else $TUMULT_HOME/inventory.yaml).", valueName: "file"))
     var inventory: String?
 
     @Option(name: .customLong("network-backend"),
@@ -57,7 +57,13 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.token = token ?? ProcessInfo.processInfo.environment["TUMULT_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        configuration.inventoryPath = inventory ?? InventoryFile.defaultPath()
+        configuration.inventoryPath = inventory
+        if let path = LocalPodInventory.defaultPath(given: inventory, home: configuration.home) {
+            // A broken inventory is reported now, not at the first selection.
+            do { _ = try InventoryFile.load(path: path) } catch let error as InventoryFileError {
+                throw RunFailure(status: 2, error.lines.joined(separator: "\n"))
+            }
+        }
         configuration.networkBackend = networkBackend
         if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
             throw ValidationError("--listen \(listen): listening beyond loopback needs a bearer token (--token or $TUMULT_TOKEN).")

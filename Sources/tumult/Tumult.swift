@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
+import TumultServer
 
 @main
 struct Tumult: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = TumultVersion.text
 
     static let configuration = CommandConfiguration(
         abstract: "Chaos engineering for Linux hosts, driven by Chaos Mesh documents.",
         version: version,
         subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, ServerCommand.self, RunCommand.self,
+                      Apply.self, Get.self, Describe.self, Delete.self, Pause.self, Resume.self, Halt.self, Unhalt.self,
                       DNSResponderCommand.self]
     )
 

@@ -5,7 +5,7 @@ import TumultSystem
 /// tests that need several targets: pod i is `10.X.i.2/24` on its `eth0`,
 /// the hub `10.X.i.1/24` facing it. Everything is inside namespaces made
 /// here and removed by `tearDown()` (call it in `defer`).
-final class TestStar {
+final class TestStar: @unchecked Sendable {
     let tag: String
     let hub: String
     let pods: [String]

@@ -308,6 +308,19 @@ import TumultModel
         }
     }
 
+    @Test func orderIsByIDText() throws {
+        let everywhere = PodSelectorSpec(namespaces: ["default", "shop", "infra"])
+        let ids = try select(.all, selector: everywhere, seed: 1, from: Self.inventory.reversed()).get().map(\.id)
+        #expect(ids == Self.inventory.map(\.id).sorted())
+        // By the whole id, not namespace then name: "a-b/x" sorts before "a/x"
+        // because "-" sorts before "/".
+        let pods = [Pod(name: "x", namespace: "a"), Pod(name: "x", namespace: "a-b"),
+                    Pod(name: "a-very-long-pod-name-1", namespace: "a"), Pod(name: "a-very-long-pod-name", namespace: "a")]
+        let ordered = try select(.all, selector: PodSelectorSpec(namespaces: ["a", "a-b"]), seed: 1, from: pods).get().map(\.id)
+        #expect(ordered == ["a-b/x", "a/a-very-long-pod-name", "a/a-very-long-pod-name-1", "a/x"])
+        #expect(ordered == ordered.sorted())
+    }
+
     @Test func seededSelectionReplays() throws {
         let first = try select(.fixed, "4", seed: 42).get()
         let again = try select(.fixed, "4", seed: 42).get()

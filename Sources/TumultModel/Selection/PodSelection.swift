@@ -39,7 +39,8 @@ public enum PodSelection {
         pods.withUnsafeBufferPointer { pods in
             // Borrowed from the buffer: `pods[index]` on the array would
             // copy each pod (a dozen retains) just to look at it.
-            for index in pods.indices where matcher.matches(pods[index]) {
+            guard let base = pods.baseAddress else { return }
+            for index in pods.indices where matcher.matches(at: base + index) {
                 candidates.append(index)
             }
         }
@@ -139,17 +140,15 @@ public struct SelectionError: Error, Sendable, Hashable, CustomStringConvertible
 struct PodMatcher {
     /// `pods:` — namespace to names. When present every other field is ignored.
     private let namedPods: [String: Set<String>]?
-    /// A few names compare faster one by one than through a hash.
-    private let namespaces: [String]
-    private let namespaceSet: Set<String>?
+    private let namespaces: StringSet
     private let labels: [(key: String, value: String)]
-    private let expressions: [(key: String, operator: LabelSelectorRequirement.Operator, values: Set<String>)]
+    private let expressions: [(key: String, operator: LabelSelectorRequirement.Operator, values: StringSet)]
     private let annotations: [(key: String, value: String)]
     private let fields: [FieldTerm]
     /// A field selector named a key pods do not have: nothing matches.
     private let hasUnknownField: Bool
-    private let includedPhases: Set<String>
-    private let excludedPhases: Set<String>
+    private let includedPhases: StringSet
+    private let excludedPhases: StringSet
     /// Set when `nodes` or `nodeSelectors` is: the union of both decides.
     private let nodeFilter: NodeFilter?
 
@@ -160,11 +159,10 @@ struct PodMatcher {
             namedPods = nil
         }
         let listed = spec.namespaces ?? []
-        namespaces = listed.isEmpty ? [defaultNamespace] : listed
-        namespaceSet = namespaces.count > 8 ? Set(namespaces) : nil
+        namespaces = StringSet(listed.isEmpty ? [defaultNamespace] : listed)
         labels = (spec.labelSelectors ?? [:]).map { (key: $0.key, value: $0.value) }
         expressions = (spec.expressionSelectors ?? []).map {
-            (key: $0.key, operator: $0.operator, values: Set($0.values ?? []))
+            (key: $0.key, operator: $0.operator, values: StringSet($0.values ?? []))
         }
         annotations = (spec.annotationSelectors ?? [:]).map { (key: $0.key, value: $0.value) }
 
@@ -178,30 +176,34 @@ struct PodMatcher {
 
         // Chaos Mesh parses these as a label selector over the phase:
         // `Running` is Exists (include), `!Failed` DoesNotExist (exclude).
-        var included = Set<String>()
-        var excluded = Set<String>()
+        var included: [String] = []
+        var excluded: [String] = []
         for phase in spec.podPhaseSelectors ?? [] {
-            if phase.hasPrefix("!") { excluded.insert(String(phase.dropFirst())) } else { included.insert(phase) }
+            if phase.hasPrefix("!") { excluded.append(String(phase.dropFirst())) } else { included.append(phase) }
         }
-        includedPhases = included
-        excludedPhases = excluded
+        includedPhases = StringSet(included)
+        excludedPhases = StringSet(excluded)
 
         let nodes = spec.nodes ?? []
         let nodeSelectors = spec.nodeSelectors ?? [:]
         nodeFilter = nodes.isEmpty && nodeSelectors.isEmpty ? nil
-            : NodeFilter(names: Set(nodes), labels: nodeSelectors.map { (key: $0.key, value: $0.value) })
+            : NodeFilter(names: StringSet(nodes), labels: nodeSelectors.map { (key: $0.key, value: $0.value) })
     }
 
     func matches(_ pod: Pod) -> Bool {
+        withUnsafePointer(to: pod) { matches(at: $0) }
+    }
+
+    /// Reads the pod in place: taking a `Pod` by value from an array makes
+    /// the compiler copy all of it (a dozen retains) per pod.
+    func matches(at pod: UnsafePointer<Pod>) -> Bool {
         if let namedPods {
-            return namedPods[pod.namespace]?.contains(pod.name) ?? false
+            return namedPods[pod.pointee.namespace]?.contains(pod.pointee.name) ?? false
         }
-        guard !hasUnknownField, namespaceSet?.contains(pod.namespace) ?? namespaces.contains(pod.namespace) else {
-            return false
-        }
-        for (key, value) in labels where pod.labels[key] != value { return false }
+        guard !hasUnknownField, namespaces.contains(pod.pointee.namespace) else { return false }
+        for (key, value) in labels where pod.pointee.labels[key] != value { return false }
         for expression in expressions {
-            let present = pod.labels[expression.key]
+            let present = pod.pointee.labels[expression.key]
             switch expression.operator {
             case .in: guard let present, expression.values.contains(present) else { return false }
             case .notIn: if let present, expression.values.contains(present) { return false }
@@ -209,10 +211,10 @@ struct PodMatcher {
             case .doesNotExist: if present != nil { return false }
             }
         }
-        for (key, value) in annotations where pod.annotations[key] != value { return false }
+        for (key, value) in annotations where pod.pointee.annotations[key] != value { return false }
         for term in fields where !term.matches(pod) { return false }
-        if !includedPhases.isEmpty && !includedPhases.contains(pod.phase) { return false }
-        if excludedPhases.contains(pod.phase) { return false }
+        if !includedPhases.isEmpty && !includedPhases.contains(pod.pointee.phase) { return false }
+        if excludedPhases.contains(pod.pointee.phase) { return false }
         if let nodeFilter, !nodeFilter.matches(pod) { return false }
         return true
     }
@@ -220,13 +222,13 @@ struct PodMatcher {
     /// `nodes` and `nodeSelectors` together: Chaos Mesh resolves both to
     /// nodes and takes the pods on any of them.
     private struct NodeFilter {
-        let names: Set<String>
+        let names: StringSet
         let labels: [(key: String, value: String)]
 
-        func matches(_ pod: Pod) -> Bool {
-            if names.contains(pod.nodeName) { return true }
+        func matches(_ pod: UnsafePointer<Pod>) -> Bool {
+            if names.contains(pod.pointee.nodeName) { return true }
             guard !labels.isEmpty else { return false }
-            return labels.allSatisfy { pod.nodeLabels[$0.key] == $0.value }
+            return labels.allSatisfy { pod.pointee.nodeLabels[$0.key] == $0.value }
         }
     }
 
@@ -264,18 +266,39 @@ struct PodMatcher {
             }
         }
 
-        func matches(_ pod: Pod) -> Bool {
+        func matches(_ pod: UnsafePointer<Pod>) -> Bool {
             let actual: String
             switch field {
-            case .name: actual = pod.name
-            case .namespace: actual = pod.namespace
-            case .nodeName: actual = pod.nodeName
-            case .phase: actual = pod.phase
+            case .name: actual = pod.pointee.name
+            case .namespace: actual = pod.pointee.namespace
+            case .nodeName: actual = pod.pointee.nodeName
+            case .phase: actual = pod.pointee.phase
             // Kubernetes' `status.podIP` is the primary (first) address.
-            case .podIP: actual = pod.ips.first ?? ""
+            case .podIP: actual = pod.pointee.ips.first ?? ""
             }
             return (actual == value) != negated
         }
+    }
+}
+
+/// A set of strings tuned for selectors: the handful of names a selector
+/// lists compare faster one by one than through a seeded hash, which
+/// matters when every experiment checks thousands of pods.
+struct StringSet {
+    private let few: [String]
+    private let many: Set<String>?
+
+    init(_ values: [String]) {
+        few = values
+        many = values.count > 8 ? Set(values) : nil
+    }
+
+    var isEmpty: Bool { few.isEmpty }
+
+    func contains(_ value: String) -> Bool {
+        if let many { return many.contains(value) }
+        for candidate in few where candidate == value { return true }
+        return false
     }
 }
 
@@ -292,11 +315,13 @@ struct PodIDOrder {
         self.candidates = candidates
         starts.reserveCapacity(candidates.count + 1)
         bytes.reserveCapacity(candidates.count * 24)
-        for index in candidates {
-            starts.append(bytes.count)
-            bytes.append(contentsOf: pods[index].namespace.utf8)
-            bytes.append(UInt8(ascii: "/"))
-            bytes.append(contentsOf: pods[index].name.utf8)
+        pods.withUnsafeBufferPointer { pods in
+            for index in candidates {
+                starts.append(bytes.count)
+                bytes.append(contentsOf: pods[index].namespace.utf8)
+                bytes.append(UInt8(ascii: "/"))
+                bytes.append(contentsOf: pods[index].name.utf8)
+            }
         }
         starts.append(bytes.count)
     }
@@ -305,9 +330,18 @@ struct PodIDOrder {
     func sortedUnique() -> [Int] {
         bytes.withUnsafeBufferPointer { bytes in
             starts.withUnsafeBufferPointer { starts in
+                let raw = UnsafeRawBufferPointer(bytes)
                 func compare(_ a: Int, _ b: Int) -> Int {
                     var left = starts[a], right = starts[b]
                     let leftEnd = starts[a + 1], rightEnd = starts[b + 1]
+                    // Eight bytes at a time; big-endian words order as their bytes do.
+                    while left + 8 <= leftEnd && right + 8 <= rightEnd {
+                        let x = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: left, as: UInt64.self))
+                        let y = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: right, as: UInt64.self))
+                        if x != y { return x < y ? -1 : 1 }
+                        left += 8
+                        right += 8
+                    }
                     while left < leftEnd && right < rightEnd {
                         if bytes[left] != bytes[right] { return bytes[left] < bytes[right] ? -1 : 1 }
                         left += 1

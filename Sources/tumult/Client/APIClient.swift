@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -10,9 +9,6 @@ import TumultModel
 /// paths). Answers are parsed into `Value` trees first, so that `-o json`
 /// and `-o yaml` print them with the server's key order, then into the typed
 /// values below with the model's lenient `ValueDecoder`.
-///
-/// The CLI's root command is synchronous, so each call waits for its
-/// `URLSession` task: a CLI does one request at a time anyway.
 struct APIClient: Sendable {
     var baseURL: URL
     var token: String?
@@ -27,76 +23,76 @@ struct APIClient: Sendable {
 
     /// `GET /api/experiments|schedules|archives`, every filter optional.
     func list(_ collection: ObjectCollection, namespace: String? = nil, name: String? = nil,
-              kind: String? = nil) throws -> [Received<ExperimentItem>] {
-        let answer = try call(.get, collection.path,
+              kind: String? = nil) async throws -> [Received<ExperimentItem>] {
+        let answer = try await call(.get, collection.path,
                               query: [("namespace", namespace), ("name", name), ("kind", kind)])
         return try Self.items(ExperimentItem.self, in: answer, what: collection.rawValue)
     }
 
     /// `GET /api/experiments/:uid` (or schedules, archives).
-    func detail(_ collection: ObjectCollection, uid: String) throws -> Received<ExperimentDetail> {
-        let answer = try call(.get, collection.path + "/" + Self.pathComponent(uid))
+    func detail(_ collection: ObjectCollection, uid: String) async throws -> Received<ExperimentDetail> {
+        let answer = try await call(.get, collection.path + "/" + Self.pathComponent(uid))
         return Received(item: try Self.decode(ExperimentDetail.self, from: answer, what: "\(collection.singular) \(uid)"),
                         json: answer)
     }
 
     /// `POST /api/experiments` (or schedules) with one document as JSON.
-    func apply(_ document: Value, to collection: ObjectCollection) throws -> [Received<ExperimentDetail>] {
+    func apply(_ document: Value, to collection: ObjectCollection) async throws -> [Received<ExperimentDetail>] {
         let body = Data(DocumentText.json([document]).utf8)
-        let answer = try call(.post, collection.path, body: body, contentType: "application/json")
+        let answer = try await call(.post, collection.path, body: body, contentType: "application/json")
         if case .array = answer { return try Self.items(ExperimentDetail.self, in: answer, what: "the applied documents") }
         return [Received(item: try Self.decode(ExperimentDetail.self, from: answer, what: "the applied document"),
                          json: answer)]
     }
 
     /// `DELETE /api/experiments/:uid` (or schedules).
-    func delete(_ collection: ObjectCollection, uid: String) throws {
-        _ = try call(.delete, collection.path + "/" + Self.pathComponent(uid))
+    func delete(_ collection: ObjectCollection, uid: String) async throws {
+        _ = try await call(.delete, collection.path + "/" + Self.pathComponent(uid))
     }
 
     /// `PUT /api/experiments/pause/:uid` (or schedules).
-    func pause(_ collection: ObjectCollection, uid: String) throws {
-        _ = try call(.put, collection.path + "/pause/" + Self.pathComponent(uid))
+    func pause(_ collection: ObjectCollection, uid: String) async throws {
+        _ = try await call(.put, collection.path + "/pause/" + Self.pathComponent(uid))
     }
 
     /// `PUT /api/experiments/start/:uid` (or schedules).
-    func resume(_ collection: ObjectCollection, uid: String) throws {
-        _ = try call(.put, collection.path + "/start/" + Self.pathComponent(uid))
+    func resume(_ collection: ObjectCollection, uid: String) async throws {
+        _ = try await call(.put, collection.path + "/start/" + Self.pathComponent(uid))
     }
 
     /// `GET /api/events`, newest first.
     func events(namespace: String? = nil, name: String? = nil, objectID: String? = nil,
-                limit: Int? = nil) throws -> [Received<Event>] {
-        let answer = try call(.get, "/api/events", query: [("namespace", namespace), ("name", name),
+                limit: Int? = nil) async throws -> [Received<Event>] {
+        let answer = try await call(.get, "/api/events", query: [("namespace", namespace), ("name", name),
                                                            ("object_id", objectID), ("limit", limit.map(String.init))])
         return try Self.items(Event.self, in: answer, what: "events")
     }
 
     /// `GET /api/archives`: experiments that were deleted.
-    func archives(namespace: String? = nil, name: String? = nil) throws -> [Received<ArchiveItem>] {
-        let answer = try call(.get, ObjectCollection.archives.path, query: [("namespace", namespace), ("name", name)])
+    func archives(namespace: String? = nil, name: String? = nil) async throws -> [Received<ArchiveItem>] {
+        let answer = try await call(.get, ObjectCollection.archives.path, query: [("namespace", namespace), ("name", name)])
         return try Self.items(ArchiveItem.self, in: answer, what: "archives")
     }
 
     /// `GET /api/pods`: what selectors choose from.
-    func pods() throws -> [Received<Pod>] {
-        try Self.items(Pod.self, in: try call(.get, "/api/pods"), what: "pods")
+    func pods() async throws -> [Received<Pod>] {
+        try Self.items(Pod.self, in: try await call(.get, "/api/pods"), what: "pods")
     }
 
     /// `POST /api/halt`: recover everything, refuse new injections.
-    func halt() throws -> HaltAnswer {
-        try Self.decode(HaltAnswer.self, from: try call(.post, "/api/halt"), what: "the halt")
+    func halt() async throws -> HaltAnswer {
+        try Self.decode(HaltAnswer.self, from: try await call(.post, "/api/halt"), what: "the halt")
     }
 
     /// `DELETE /api/halt`: allow injections again.
-    func unhalt() throws -> HaltAnswer {
-        try Self.decode(HaltAnswer.self, from: try call(.delete, "/api/halt"), what: "the unhalt")
+    func unhalt() async throws -> HaltAnswer {
+        try Self.decode(HaltAnswer.self, from: try await call(.delete, "/api/halt"), what: "the unhalt")
     }
 
     /// Finds the experiment or schedule a `KIND/NAME` names, by listing.
-    func find(_ reference: ObjectReference, namespace: String) throws -> Received<ExperimentItem> {
+    func find(_ reference: ObjectReference, namespace: String) async throws -> Received<ExperimentItem> {
         let kind: String? = if case .experiment(let chaosKind) = reference.kind { chaosKind.rawValue } else { nil }
-        let matches = try list(reference.collection, namespace: namespace, name: reference.name, kind: kind)
+        let matches = try await list(reference.collection, namespace: namespace, name: reference.name, kind: kind)
             .filter { received in
                 received.item.name == reference.name && received.item.namespace == namespace
                     && (kind.map { received.item.kind.caseInsensitiveCompare($0) == .orderedSame } ?? true)
@@ -109,19 +105,19 @@ struct APIClient: Sendable {
 
     // MARK: Transport
 
-    /// One request, waited for. A 2xx answer is returned as a tree (`null`
+    /// One request. A 2xx answer is returned as a tree (`null`
     /// when empty); any other status becomes the server's `ClientError`.
     func call(_ method: Method, _ path: String, query: [(String, String?)] = [], body: Data? = nil,
-              contentType: String? = nil) throws -> Value {
+              contentType: String? = nil) async throws -> Value {
         let request = makeRequest(method, path, query: query, body: body, contentType: contentType)
-        let base = baseURL
-        let (data, status) = try Self.waitFor { () async throws -> (Data, Int) in
-            do {
-                let (data, response) = try await URLSession.shared.data(for: request)
-                return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
-            } catch let error as URLError {
-                throw ClientError.transport(error, server: base)
-            }
+        let data: Data
+        let status: Int
+        do {
+            let (received, response) = try await URLSession.shared.data(for: request)
+            data = received
+            status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        } catch let error as URLError {
+            throw ClientError.transport(error, server: baseURL)
         }
         guard (200..<300).contains(status) else { throw ClientError(status: status, body: data) }
         if data.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .null }
@@ -160,24 +156,6 @@ struct APIClient: Sendable {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove("/")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
-
-    /// Runs `operation` on the cooperative pool and blocks this thread until
-    /// it ends: the bridge from the synchronous command tree to URLSession.
-    static func waitFor<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.result = .success(try await operation()) } catch { box.result = .failure(error) }
-            done.signal()
-        }
-        done.wait()
-        return try box.result!.get()
-    }
-
-    /// Written by the task before it signals, read after the wait.
-    private final class ResultBox<T>: @unchecked Sendable {
-        var result: Result<T, Error>?
     }
 
     // MARK: Decoding
@@ -231,7 +209,7 @@ enum ObjectCollection: String, Sendable, CaseIterable {
 
 /// `KIND/NAME` on the command line: `networkchaos/web-delay`, `schedule/nightly`.
 /// Kinds are Chaos Mesh's, in any case; `schedules` is accepted too.
-struct ObjectReference: Sendable, Equatable {
+struct ObjectReference: Sendable, Equatable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         case experiment(ChaosKind)
         case schedule

@@ -4,7 +4,7 @@ import TumultModel
 
 /// `tumult apply -f`: sends each document to `tumult server`, which creates
 /// it, replaces the one of the same namespace and name, or leaves it as it is.
-struct Apply: ParsableCommand {
+struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create or update experiments and schedules on `tumult server` from Chaos Mesh documents.",
         discussion: """
@@ -18,7 +18,7 @@ struct Apply: ParsableCommand {
     @OptionGroup var input: InputOptions
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
         let loader = DocumentLoader(strict: input.strict)
         var failed = false
@@ -59,7 +59,7 @@ struct Apply: ParsableCommand {
                     request = ready
                 }
                 do {
-                    for answer in try client.apply(request.body, to: request.collection) {
+                    for answer in try await client.apply(request.body, to: request.collection) {
                         print(Printing.applied(answer.item, fallbackKind: report.kind ?? ""))
                     }
                 } catch let error as ClientError where !error.isUnreachable {

@@ -5,7 +5,7 @@ import TumultModel
 /// `tumult delete`: removes experiments or schedules named on the command
 /// line or by the documents of files. The server recovers their faults and
 /// archives them.
-struct Delete: ParsableCommand {
+struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete experiments or schedules, named as KIND/NAME or by the documents in files.",
         discussion: "Deleting recovers the experiment's faults; the server keeps it under `tumult get archives`."
@@ -35,7 +35,7 @@ struct Delete: ParsableCommand {
         for target in targets { _ = try ObjectReference(parsing: target) }
     }
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
         var failed = false
         var unreadable = false
@@ -72,8 +72,8 @@ struct Delete: ParsableCommand {
         }
         for (reference, namespace, source) in wanted {
             do {
-                let found = try client.find(reference, namespace: namespace)
-                try client.delete(reference.collection, uid: found.item.uid)
+                let found = try await client.find(reference, namespace: namespace)
+                try await client.delete(reference.collection, uid: found.item.uid)
                 print("\(reference) deleted")
             } catch let error as ClientError where !error.isUnreachable {
                 if error.type == "NotFound" && ignoreNotFound { continue }

@@ -4,7 +4,7 @@ import TumultModel
 
 /// `tumult describe KIND/NAME`: everything the server knows of one
 /// experiment or schedule, as `kubectl describe` lays it out.
-struct Describe: ParsableCommand {
+struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show an experiment's or a schedule's status, per-target records, spec and events.",
         discussion: "KIND is a Chaos Mesh kind in any case (networkchaos, podchaos, ...) or schedule."
@@ -13,12 +13,12 @@ struct Describe: ParsableCommand {
     @OptionGroup var objects: ObjectArguments
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
         var first = true
-        try objects.forEach(client: client) { reference, uid in
-            let detail = try client.detail(reference.collection, uid: uid).item
-            let events = try client.events(objectID: uid).map(\.item)
+        try await objects.forEach(client: client) { reference, uid in
+            let detail = try await client.detail(reference.collection, uid: uid).item
+            let events = try await client.events(objectID: uid).map(\.item)
             if !first { print("") }
             first = false
             print(Printing.describe(detail, events: events, now: Date()), terminator: "")

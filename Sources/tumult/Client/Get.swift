@@ -3,7 +3,7 @@ import Foundation
 import TumultModel
 
 /// `tumult get`: lists what the server holds, as `kubectl get` does.
-struct Get: ParsableCommand {
+struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List experiments, schedules, events, pods or archives held by `tumult server`.",
         discussion: """
@@ -74,13 +74,13 @@ struct Get: ParsableCommand {
         ListingColumns(allNamespaces: namespaceFilter == nil && resource != .pods, wide: output == .wide)
     }
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
         if watch {
-            try watchListing(client: client)
+            try await watchListing(client: client)
             return
         }
-        let listing = try fetch(client: client, now: Date())
+        let listing = try await fetch(client: client, now: Date())
         switch output {
         case .json, .yaml:
             // One named object prints as itself, like `kubectl get KIND NAME -o json`.
@@ -97,13 +97,14 @@ struct Get: ParsableCommand {
     }
 
     /// Prints the list, then every entry that changes, once a second.
-    func watchListing(client: APIClient) throws {
+    func watchListing(client: APIClient) async throws {
         let deadline = watchTimeout.flatMap { try? GoDuration(parsing: $0) }.map { Date().addingTimeInterval($0.seconds) }
         var state = WatchState()
-        var widths: [Int]?
+        var widths: [Int] = []
+        var headerPrinted = false
         var firstDocument = true
         while true {
-            let listing = try fetch(client: client, now: Date())
+            let listing = try await fetch(client: client, now: Date())
             let changed = state.changes(in: listing)
             switch output {
             case .json, .yaml:
@@ -118,50 +119,51 @@ struct Get: ParsableCommand {
                 }
             case .wide, nil:
                 let rows = changed.map(\.cells)
-                if widths == nil {
+                if !headerPrinted {
                     widths = TextTable.widths(of: [listing.headers] + rows)
-                    print(TextTable.line(listing.headers, widths: widths!))
+                    print(TextTable.line(listing.headers, widths: widths))
+                    headerPrinted = true
                 }
                 // Later rows keep the first widths, growing only when a cell needs it.
                 for row in rows {
-                    widths = TextTable.widths(widths!, fitting: row)
-                    print(TextTable.line(row, widths: widths!))
+                    widths = TextTable.widths(widths, fitting: row)
+                    print(TextTable.line(row, widths: widths))
                 }
             }
             fflush(nil)
             let pause = deadline.map { min(1, $0.timeIntervalSinceNow) } ?? 1
             if pause <= 0 { return }
-            Thread.sleep(forTimeInterval: pause)
+            try await Task.sleep(for: .seconds(pause))
             if let deadline, deadline.timeIntervalSinceNow <= 0 { return }
         }
     }
 
     /// One poll of the server, as a listing. With a NAME and `-o json|yaml`,
     /// experiments, schedules and archives carry their full detail.
-    func fetch(client: APIClient, now: Date) throws -> Listing {
+    func fetch(client: APIClient, now: Date) async throws -> Listing {
         let namespace = namespaceFilter
         let wantsDetail = name != nil && (output == .json || output == .yaml)
         var listing: Listing
         switch resource {
         case .experiments, .schedules:
             let collection: ObjectCollection = resource == .experiments ? .experiments : .schedules
-            var items = try client.list(collection, namespace: namespace, name: name)
+            var items = try await client.list(collection, namespace: namespace, name: name)
             items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
-            if wantsDetail { items = try items.map { Received(item: $0.item, json: try client.detail(collection, uid: $0.item.uid).json) } }
+            if wantsDetail { items = try await withDetail(items, collection: collection, client: client) }
             listing = resource == .experiments
                 ? Printing.experiments(items, columns: columns, now: now)
                 : Printing.schedules(items, columns: columns, now: now)
         case .archives:
-            var items = try client.archives(namespace: namespace, name: name)
+            var items = try await client.archives(namespace: namespace, name: name)
             items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
-            if wantsDetail { items = try items.map { Received(item: $0.item, json: try client.detail(.archives, uid: $0.item.uid).json) } }
+            if wantsDetail { items = try await withDetail(items, collection: .archives, client: client) }
             listing = Printing.archives(items, columns: columns, now: now)
         case .events:
-            let items = try client.events(namespace: namespace, name: name)
+            let items = try await client.events(namespace: namespace, name: name)
                 .filter { named($0.item.name ?? "") && inNamespace($0.item.namespace ?? "") }
             listing = Printing.events(items, columns: columns, now: now)
         case .pods:
-            let items = try client.pods().filter { named($0.item.name) && inNamespace($0.item.namespace) }
+            let items = try await client.pods().filter { named($0.item.name) && inNamespace($0.item.namespace) }
             listing = Printing.pods(items, columns: columns)
         }
         if let name, listing.entries.isEmpty, resource != .events {
@@ -171,7 +173,26 @@ struct Get: ParsableCommand {
         return listing
     }
 
+    /// The items with the JSON of their detail (`GET /api/.../:uid`), which
+    /// is what `-o json|yaml` prints for a named object.
+    func withDetail<Item>(_ items: [Received<Item>], collection: ObjectCollection,
+                          client: APIClient) async throws -> [Received<Item>] where Item: Identified {
+        var detailed: [Received<Item>] = []
+        for received in items {
+            detailed.append(Received(item: received.item, json: try await client.detail(collection, uid: received.item.uid).json))
+        }
+        return detailed
+    }
+
     /// The server's filters may match loosely; the CLI's match exactly.
     func named(_ candidate: String) -> Bool { name.map { $0 == candidate } ?? true }
     func inNamespace(_ candidate: String) -> Bool { namespaceFilter.map { $0 == candidate } ?? true }
 }
+
+/// Objects the server keeps under a uid.
+protocol Identified {
+    var uid: String { get }
+}
+
+extension ExperimentItem: Identified {}
+extension ArchiveItem: Identified {}

@@ -4,39 +4,39 @@ import TumultModel
 
 /// `tumult halt`: the emergency stop. Every running fault is recovered at
 /// once and new injections are refused until `tumult unhalt`.
-struct Halt: ParsableCommand {
+struct Halt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Emergency stop: recover every running fault now and refuse new injections until `tumult unhalt`."
     )
 
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
-        let answer = try Self.halt(client: try server.client())
+    func run() async throws {
+        let answer = try await Self.halt(client: try server.client())
         print(Printing.halted(answer))
     }
 
     /// Halts through the server. Kept apart from `run` so that a halt
     /// without a server (recovering the local journal) can stand beside it.
-    static func halt(client: APIClient) throws -> HaltAnswer {
-        try client.halt()
+    static func halt(client: APIClient) async throws -> HaltAnswer {
+        try await client.halt()
     }
 }
 
 /// `tumult unhalt`: allows injections again after `tumult halt`.
-struct Unhalt: ParsableCommand {
+struct Unhalt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Allow new injections again after `tumult halt`."
     )
 
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
-        _ = try Self.unhalt(client: try server.client())
+    func run() async throws {
+        _ = try await Self.unhalt(client: try server.client())
         print("unhalted: new injections are allowed again")
     }
 
-    static func unhalt(client: APIClient) throws -> HaltAnswer {
-        try client.unhalt()
+    static func unhalt(client: APIClient) async throws -> HaltAnswer {
+        try await client.unhalt()
     }
 }

@@ -4,7 +4,7 @@ import TumultModel
 
 /// `tumult pause KIND/NAME`: recovers the experiment's faults and keeps it
 /// stopped (a schedule stops creating runs, and its runs pause too).
-struct Pause: ParsableCommand {
+struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pause experiments or schedules: their faults are recovered until `tumult resume`."
     )
@@ -12,17 +12,17 @@ struct Pause: ParsableCommand {
     @OptionGroup var objects: ObjectArguments
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
-        try objects.forEach(client: client) { reference, uid in
-            try client.pause(reference.collection, uid: uid)
+        try await objects.forEach(client: client) { reference, uid in
+            try await client.pause(reference.collection, uid: uid)
             print("\(reference) paused")
         }
     }
 }
 
 /// `tumult resume KIND/NAME`: lets a paused experiment inject again.
-struct Resume: ParsableCommand {
+struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Resume paused experiments or schedules."
     )
@@ -30,10 +30,10 @@ struct Resume: ParsableCommand {
     @OptionGroup var objects: ObjectArguments
     @OptionGroup var server: ServerOptions
 
-    func run() throws {
+    func run() async throws {
         let client = try server.client()
-        try objects.forEach(client: client) { reference, uid in
-            try client.resume(reference.collection, uid: uid)
+        try await objects.forEach(client: client) { reference, uid in
+            try await client.resume(reference.collection, uid: uid)
             print("\(reference) resumed")
         }
     }
@@ -43,13 +43,12 @@ struct Resume: ParsableCommand {
 struct ObjectArguments: ParsableArguments {
     @Argument(help: ArgumentHelp("The objects, as KIND/NAME (e.g. networkchaos/web-delay or schedule/nightly).",
                                  valueName: "kind/name"))
-    var targets: [String] = []
+    var targets: [String]
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The namespace the objects are in.", valueName: "namespace"))
     var namespace = "default"
 
     func validate() throws {
-        if targets.isEmpty { throw ValidationError("Name at least one object as KIND/NAME (e.g. networkchaos/web-delay).") }
         for target in targets { _ = try ObjectReference(parsing: target) }
     }
 
@@ -57,12 +56,12 @@ struct ObjectArguments: ParsableArguments {
 
     /// Finds each object's uid and acts on it. An object that is not there
     /// is reported and the rest still acted on; the command then fails.
-    func forEach(client: APIClient, _ act: (ObjectReference, String) throws -> Void) throws {
+    func forEach(client: APIClient, _ act: (ObjectReference, String) async throws -> Void) async throws {
         var failed = false
         for reference in references {
             do {
-                let found = try client.find(reference, namespace: namespace)
-                try act(reference, found.item.uid)
+                let found = try await client.find(reference, namespace: namespace)
+                try await act(reference, found.item.uid)
             } catch let error as ClientError where !error.isUnreachable {
                 printError("Error: \(error)")
                 failed = true

@@ -300,7 +300,8 @@ enum Printing {
             fields.append(("Annotations", self.labels(annotations)))
         }
         if let runs = detail.experimentUIDs { fields.append(("Runs", runs.isEmpty ? "<none>" : runs.joined(separator: ", "))) }
-        let labelWidth = (fields.map(\.0.count).max() ?? 0) + 2
+        // kubectl describe: values start two spaces after the longest label.
+        let labelWidth = (fields.map(\.0.count).max() ?? 0) + 1 + 2
         var out = fields.map { label, value in
             (label + ":").padding(toLength: labelWidth, withPad: " ", startingAt: 0) + value + "\n"
         }.joined()

@@ -1,0 +1,554 @@
+// The dashboard's views.js, served from the binary (see DashboardAssets).
+
+extension DashboardAssets {
+    /// `views.js`: The pages: overview, experiments, detail, schedules, archives, events, inventory.
+    static let viewsJS = #"""
+// The pages. Each view renders into `root` and returns {refresh(updates)},
+// which the app calls on every batch of live updates (and the page reloads
+// only the data it shows).
+
+import { api, APIError } from './api.js';
+import {
+  h, clear, badge, chips, time, clock, table, section, errorBox, confirmDialog, toast, act, option, STATUSES,
+} from './ui.js';
+import { toYAML } from './yaml.js';
+
+const enc = encodeURIComponent;
+
+/** Wraps a loader so that refreshes never overlap and a burst runs it twice at most. */
+function live(load) {
+  let running = null;
+  let again = false;
+  const run = async () => {
+    if (running) { again = true; return running; }
+    running = (async () => {
+      try {
+        do { again = false; await load(); } while (again);
+      } finally { running = null; }
+    })();
+    return running;
+  };
+  return run;
+}
+
+function failure(target, error) {
+  clear(target, errorBox(error));
+}
+
+function link(href, text, attrs = {}) { return h('a', { href, ...attrs }, text); }
+
+function experimentLink(item) {
+  return link(`#/experiments/${enc(item.uid)}`, item.name, { class: 'name', 'data-uid': item.uid });
+}
+
+function objectLink(event) {
+  const label = `${event.kind} ${event.namespace}/${event.name}`;
+  if (event.kind === 'Schedule') return link(`#/schedules/${enc(event.object_id)}`, label);
+  if (event.kind === 'Tumult') return h('span', {}, 'Tumult');
+  return link(`#/experiments/${enc(event.object_id)}`, label);
+}
+
+/** The title, a status badge beside it if given, then the rest pushed to the right. */
+function pageHeader(title, ...rest) {
+  const badges = [];
+  while (rest.length && rest[0] instanceof Element && rest[0].classList.contains('badge')) badges.push(rest.shift());
+  return h('div', { class: 'page-head' }, h('h1', {}, title), badges, h('span', { class: 'spacer' }), rest);
+}
+
+/** Pause / Resume / Delete for an experiment or schedule row or page. */
+function actions(collection, item, reload, { compact = false } = {}) {
+  const paused = item.status === 'paused';
+  const deleting = item.status === 'deleting';
+  const buttons = [];
+  if (!deleting && item.status !== 'finished' && item.status !== 'failed') {
+    const halted = document.body.classList.contains('halted');
+    buttons.push(paused
+      ? h('button', {
+        type: 'button', class: compact ? 'small' : '', 'data-action': 'resume', disabled: halted,
+        title: halted ? 'Nothing resumes while the emergency stop is active' : undefined,
+        onclick: (event) => act(event.currentTarget, () => api.resume(collection, item.uid), `Resumed ${item.name}`).then(reload),
+      }, 'Resume')
+      : h('button', {
+        type: 'button', class: compact ? 'small' : '', 'data-action': 'pause',
+        onclick: (event) => act(event.currentTarget, () => api.pause(collection, item.uid), `Paused ${item.name}`).then(reload),
+      }, 'Pause'));
+  }
+  if (!deleting) {
+    buttons.push(h('button', {
+      type: 'button', class: `${compact ? 'small ' : ''}danger-outline`, 'data-action': 'delete',
+      title: 'Recover its faults, then move it to the archives',
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        const sure = await confirmDialog({
+          title: `Delete ${item.name}?`,
+          message: 'Its faults are recovered, then it moves to the archives.',
+          confirm: 'Delete and archive',
+        });
+        if (sure) act(button, () => api.remove(collection, item.uid), `Deleting ${item.name}`).then(reload);
+      },
+    }, compact ? 'Delete' : 'Delete (archive)'));
+  }
+  return h('span', { class: 'actions' }, buttons);
+}
+
+// MARK: Overview
+
+export function overview(root) {
+  const cards = h('div', { class: 'cards' });
+  const byKind = h('div');
+  const active = h('div');
+  const schedules = h('div');
+  const events = h('div');
+  clear(root,
+    pageHeader('Overview', h('a', { class: 'button primary', href: '#/new' }, 'New experiment')),
+    cards,
+    h('div', { class: 'columns' },
+      h('div', {},
+        section('Experiments by kind and phase', byKind),
+        section('Active experiments', active),
+        section('Schedules', schedules)),
+      section('Latest events', events)));
+
+  const load = live(async () => {
+    const [state, items, scheduleItems, eventItems] = await Promise.all([
+      api.experimentState(), api.experiments(), api.schedules(), api.events({ limit: 25 }),
+    ]).catch((error) => { failure(cards, error); throw error; });
+
+    clear(cards, ['Running', 'Injecting', 'Paused', 'Failed', 'Finished', 'Deleting'].map((key) => h('a', {
+      class: `card s-${key.toLowerCase()}`, href: `#/experiments?status=${key.toLowerCase()}`, 'data-phase': key.toLowerCase(),
+    }, h('span', { class: 'count' }, String(state[key] ?? 0)), h('span', { class: 'label' }, key))));
+
+    const kinds = [...new Set(items.map((item) => item.kind))].sort();
+    const counts = new Map();
+    for (const item of items) counts.set(`${item.kind}/${item.status}`, (counts.get(`${item.kind}/${item.status}`) || 0) + 1);
+    clear(byKind, table(
+      [{ title: 'Kind', render: (kind) => link(`#/experiments?kind=${enc(kind)}`, kind) }].concat(STATUSES.map((status) => ({
+        title: status,
+        class: 'num',
+        render: (kind) => {
+          const count = counts.get(`${kind}/${status}`) || 0;
+          return count ? link(`#/experiments?kind=${enc(kind)}&status=${status}`, String(count), { class: `count-link s-${status}` })
+            : h('span', { class: 'muted' }, '0');
+        },
+      }))),
+      kinds, { empty: 'No experiments yet. Create one from “New experiment”.' }));
+
+    const running = items.filter((item) => ['running', 'injecting', 'paused'].includes(item.status))
+      .sort((a, b) => b.created_at.localeCompare(a.created_at));
+    clear(active, table([
+      { title: 'Name', render: experimentLink },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Kind', render: (item) => item.kind },
+      { title: 'Action', render: (item) => item.action || '—' },
+      { title: 'Status', render: (item) => badge(item.status) },
+      { title: 'Created', render: (item) => time(item.created_at) },
+    ], running.slice(0, 12), { empty: 'Nothing is running.', rowAttrs: (item) => ({ 'data-uid': item.uid }) }));
+
+    clear(schedules, table([
+      { title: 'Name', render: (item) => link(`#/schedules/${enc(item.uid)}`, item.name) },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Type', render: (item) => item.type },
+      { title: 'Schedule', render: (item) => h('code', {}, item.schedule) },
+      { title: 'Status', render: (item) => badge(item.status) },
+    ], scheduleItems, { empty: 'No schedules.' }));
+
+    clear(events, timeline(eventItems));
+  });
+  load().catch(() => {});
+  return { refresh: load };
+}
+
+function timeline(items) {
+  if (!items.length) return h('p', { class: 'empty muted' }, 'No events yet.');
+  return h('ol', { class: 'timeline' }, items.map((event) => h('li', { class: `t-${event.type.toLowerCase()}` },
+    h('div', { class: 'when' }, h('time', { datetime: event.created_at, title: new Date(event.created_at).toLocaleString() }, clock(event.created_at))),
+    h('div', { class: 'what' },
+      h('div', {}, h('strong', {}, event.reason), ' · ', objectLink(event)),
+      h('div', { class: 'muted message' }, event.message)))));
+}
+
+// MARK: Experiments
+
+export function experiments(root, context) {
+  const query = context.query;
+  const filter = {
+    namespace: query.get('namespace') || '', kind: query.get('kind') || '', status: query.get('status') || '', search: query.get('q') || '',
+  };
+  const namespaceSelect = h('select', { id: 'filter-namespace', 'aria-label': 'Namespace' }, option('', 'All namespaces'));
+  const kindSelect = h('select', { id: 'filter-kind', 'aria-label': 'Kind' }, option('', 'All kinds'));
+  const statusSelect = h('select', { id: 'filter-status', 'aria-label': 'Phase' }, option('', 'All phases'),
+    STATUSES.map((status) => option(status, status, filter.status)));
+  const search = h('input', { id: 'filter-name', type: 'search', placeholder: 'Name contains…', value: filter.search, 'aria-label': 'Name' });
+  const list = h('div', { id: 'experiment-list' });
+  const counter = h('span', { class: 'muted' });
+
+  const applyFilter = () => {
+    filter.namespace = namespaceSelect.value;
+    filter.kind = kindSelect.value;
+    filter.status = statusSelect.value;
+    filter.search = search.value.trim();
+    const params = new URLSearchParams();
+    if (filter.namespace) params.set('namespace', filter.namespace);
+    if (filter.kind) params.set('kind', filter.kind);
+    if (filter.status) params.set('status', filter.status);
+    if (filter.search) params.set('q', filter.search);
+    const text = params.toString();
+    history.replaceState(null, '', `#/experiments${text ? `?${text}` : ''}`);
+    load();
+  };
+  for (const control of [namespaceSelect, kindSelect, statusSelect]) control.addEventListener('change', applyFilter);
+  search.addEventListener('input', applyFilter);
+
+  clear(root,
+    pageHeader('Experiments', counter, h('a', { class: 'button primary', href: '#/new' }, 'New experiment')),
+    h('div', { class: 'filters' }, namespaceSelect, kindSelect, statusSelect, search),
+    list);
+
+  Promise.all([api.namespaces(), api.kinds()]).then(([namespaces, kinds]) => {
+    const known = new Set(namespaces);
+    if (filter.namespace) known.add(filter.namespace);
+    namespaceSelect.append(...[...known].sort().map((name) => option(name, name, filter.namespace)));
+    kindSelect.append(...kinds.filter((kind) => kind !== 'Schedule').map((kind) => option(kind, kind, filter.kind)));
+  }).catch(() => {});
+
+  const load = live(async () => {
+    let items;
+    try {
+      items = await api.experiments({ namespace: filter.namespace, kind: filter.kind, status: filter.status });
+    } catch (error) { failure(list, error); return; }
+    const needle = filter.search.toLowerCase();
+    if (needle) items = items.filter((item) => item.name.toLowerCase().includes(needle));
+    items.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    counter.textContent = `${items.length} shown`;
+    clear(list, table([
+      { title: 'Name', render: experimentLink },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Kind', render: (item) => item.kind },
+      { title: 'Action', render: (item) => item.action || '—' },
+      { title: 'Status', class: 'status', render: (item) => badge(item.status) },
+      { title: 'Created', render: (item) => time(item.created_at) },
+      { title: '', class: 'right', render: (item) => actions('experiments', item, load, { compact: true }) },
+    ], items, {
+      empty: filter.namespace || filter.kind || filter.status || needle ? 'No experiment matches these filters.' : 'No experiments yet.',
+      rowAttrs: (item) => ({ 'data-uid': item.uid, 'data-name': item.name, 'data-status': item.status }),
+    }));
+  });
+  load();
+  return { refresh: load };
+}
+
+function specYAML(object) {
+  if (!object || typeof object !== 'object') return '';
+  const { status, ...rest } = object;
+  return toYAML(rest);
+}
+
+function yamlBlock(text, id) {
+  const pre = h('pre', { class: 'yaml', id }, text);
+  const copy = h('button', {
+    type: 'button', class: 'small copy',
+    onclick: () => navigator.clipboard?.writeText(text).then(() => toast('Copied', 'ok'), () => toast('Copy refused by the browser', 'error')),
+  }, 'Copy');
+  return h('div', { class: 'yaml-wrap' }, copy, pre);
+}
+
+function duplicateButton(object) {
+  return h('button', {
+    type: 'button', 'data-action': 'duplicate',
+    onclick: () => {
+      const copy = JSON.parse(JSON.stringify(object || {}));
+      delete copy.status;
+      if (copy.metadata) {
+        for (const key of ['uid', 'creationTimestamp', 'resourceVersion', 'generation']) delete copy.metadata[key];
+        if (copy.metadata.annotations) delete copy.metadata.annotations['experiment.chaos-mesh.org/pause'];
+        if (copy.metadata.annotations && !Object.keys(copy.metadata.annotations).length) delete copy.metadata.annotations;
+      }
+      sessionStorage.setItem('tumult.draft', toYAML(copy));
+      location.hash = '#/new';
+    },
+  }, 'Edit as new');
+}
+
+function recordsTable(records) {
+  return table([
+    { title: 'Target', render: (record) => h('code', {}, record.id) },
+    { title: 'Phase', render: (record) => h('span', { class: `phase ${record.phase === 'Injected' ? 'on' : 'off'}` }, record.phase) },
+    { title: 'Injected', class: 'num', render: (record) => String(record.injectedCount ?? 0) },
+    { title: 'Recovered', class: 'num', render: (record) => String(record.recoveredCount ?? 0) },
+    {
+      title: 'Last event',
+      render: (record) => {
+        const last = (record.events || [])[record.events.length - 1];
+        if (!last) return h('span', { class: 'muted' }, '—');
+        return h('span', { class: last.type === 'Failed' ? 'bad' : '' },
+          `${last.operation} ${last.type.toLowerCase()}`, last.message ? ` — ${last.message}` : '', ' · ', time(last.timestamp));
+      },
+    },
+  ], records, { empty: 'No target chosen yet.' });
+}
+
+function conditionsRow(conditions) {
+  if (!conditions || !conditions.length) return null;
+  return h('div', { class: 'conditions' }, conditions.map((condition) => h('span', {
+    class: `condition ${condition.status === 'True' ? 'true' : 'false'}`,
+    title: condition.message || condition.reason || '',
+  }, condition.type)));
+}
+
+function eventsTable(items) {
+  return table([
+    { title: 'Time', render: (event) => h('time', { datetime: event.created_at, title: new Date(event.created_at).toLocaleString() }, clock(event.created_at)) },
+    { title: 'Type', render: (event) => h('span', { class: `etype ${event.type.toLowerCase()}` }, event.type) },
+    { title: 'Reason', render: (event) => event.reason },
+    { title: 'Message', render: (event) => event.message },
+  ], items, { empty: 'No events.' });
+}
+
+function summary(pairs) {
+  return h('dl', { class: 'summary' }, pairs.filter(([, value]) => value !== undefined && value !== null && value !== '')
+    .map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))));
+}
+
+function selectorText(selector) {
+  if (!selector) return '—';
+  if (selector.pods) return Object.entries(selector.pods).map(([ns, names]) => `${ns}/${names.join(',')}`).join(' ');
+  const parts = [];
+  if (selector.namespaces) parts.push(`ns ${selector.namespaces.join(',')}`);
+  if (selector.labelSelectors) parts.push(Object.entries(selector.labelSelectors).map(([k, v]) => `${k}=${v}`).join(','));
+  if (selector.expressionSelectors) parts.push(`${selector.expressionSelectors.length} expressions`);
+  if (selector.nodes) parts.push(`nodes ${selector.nodes.join(',')}`);
+  return parts.join(' · ') || 'all pods of its namespace';
+}
+
+export function experiment(root, context) {
+  const uid = context.params[0];
+  const head = h('div');
+  const body = h('div');
+  clear(root, head, body);
+  let gone = false;
+
+  const load = live(async () => {
+    if (gone) return;
+    let detail;
+    let events;
+    try {
+      [detail, events] = await Promise.all([api.experiment(uid), api.events({ object_id: uid, limit: 100 })]);
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404) {
+        gone = true;
+        return showArchived(uid, head, body);
+      }
+      failure(body, error);
+      return;
+    }
+    const object = detail.kube_object || {};
+    const spec = object.spec || {};
+    const status = (object.status && object.status.experiment) || {};
+    clear(head, pageHeader(detail.name, badge(detail.status)),
+      h('div', { class: 'subtitle' }, `${detail.kind} · ${detail.namespace}${detail.action ? ` · ${detail.action}` : ''} · `, h('code', {}, detail.uid)),
+      h('div', { class: 'toolbar' }, actions('experiments', detail, load), duplicateButton(object)));
+    head.querySelector('.badge').id = 'experiment-status';
+    clear(body,
+      detail.failure ? h('div', { class: 'error-box', role: 'alert' }, detail.failure) : null,
+      summary([
+        ['Desired phase', status.desiredPhase],
+        ['Created', time(detail.created_at)],
+        ['Duration', spec.duration || 'until deleted or paused'],
+        ['Mode', spec.mode ? `${spec.mode}${spec.value ? ` (${spec.value})` : ''}` : undefined],
+        ['Selector', selectorText(spec.selector)],
+        ['Schedule', detail.schedule_uid ? link(`#/schedules/${enc(detail.schedule_uid)}`, 'its schedule') : undefined],
+      ]),
+      conditionsRow(object.status && object.status.conditions),
+      section('Targets', recordsTable(status.containerRecords || [])),
+      h('div', { class: 'columns' },
+        section('Spec', yamlBlock(specYAML(object), 'spec-yaml')),
+        section('Events', eventsTable(events))));
+  });
+  load();
+  return {
+    refresh(updates) {
+      // [] is a plain refresh (the halt changed, or the periodic one).
+      if (!updates.length || updates.some((update) => update.uid === uid)) load();
+    },
+  };
+}
+
+async function showArchived(uid, head, body) {
+  try {
+    const archive = await api.archive(uid);
+    clear(head, pageHeader(archive.name, h('span', { class: 'badge s-archived', id: 'experiment-status', 'data-status': 'archived' }, 'archived')),
+      h('div', { class: 'subtitle' }, `${archive.kind} · ${archive.namespace} · deleted and archived`));
+    clear(body, h('p', {}, 'This experiment was deleted; its record is in the ', link(`#/archives/${enc(uid)}`, 'archives'), '.'));
+  } catch {
+    clear(head, pageHeader('Not found'));
+    clear(body, h('p', {}, `No experiment or archive with uid ${uid}.`), link('#/experiments', 'All experiments'));
+  }
+}
+
+// MARK: Schedules
+
+export function schedules(root) {
+  const list = h('div');
+  clear(root, pageHeader('Schedules', h('a', { class: 'button primary', href: '#/new' }, 'New schedule')), list);
+  const load = live(async () => {
+    let items;
+    try { items = await api.schedules(); } catch (error) { failure(list, error); return; }
+    clear(list, table([
+      { title: 'Name', render: (item) => link(`#/schedules/${enc(item.uid)}`, item.name) },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Type', render: (item) => item.type },
+      { title: 'Schedule', render: (item) => h('code', {}, item.schedule) },
+      { title: 'Status', render: (item) => badge(item.status) },
+      { title: 'Created', render: (item) => time(item.created_at) },
+      { title: '', class: 'right', render: (item) => actions('schedules', item, load, { compact: true }) },
+    ], items, { empty: 'No schedules. A Schedule document (kind: Schedule) creates one.', rowAttrs: (item) => ({ 'data-uid': item.uid }) }));
+  });
+  load();
+  return { refresh: load };
+}
+
+export function schedule(root, context) {
+  const uid = context.params[0];
+  const head = h('div');
+  const body = h('div');
+  clear(root, head, body);
+  const load = live(async () => {
+    let detail;
+    let runs;
+    let events;
+    try {
+      [detail, runs, events] = await Promise.all([api.schedule(uid), api.experiments(), api.events({ object_id: uid, limit: 50 })]);
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404) {
+        clear(head, pageHeader('Schedule not found'));
+        clear(body, h('p', {}, 'It was deleted. '), link(`#/archives?kind=Schedule`, 'Archived schedules'));
+        return;
+      }
+      failure(body, error);
+      return;
+    }
+    const mine = new Set(detail.experiment_uids || []);
+    clear(head, pageHeader(detail.name, badge(detail.status)),
+      h('div', { class: 'subtitle' }, `Schedule of ${detail.type} · ${detail.namespace} · `, h('code', {}, detail.schedule)),
+      h('div', { class: 'toolbar' }, actions('schedules', detail, load), duplicateButton(detail.kube_object)));
+    clear(body,
+      summary([['Created', time(detail.created_at)], ['Last run', detail.last_schedule_time ? time(detail.last_schedule_time) : 'not yet']]),
+      section('Runs', table([
+        { title: 'Name', render: experimentLink },
+        { title: 'Status', render: (item) => badge(item.status) },
+        { title: 'Created', render: (item) => time(item.created_at) },
+      ], runs.filter((item) => mine.has(item.uid)), { empty: 'No runs kept.' })),
+      h('div', { class: 'columns' },
+        section('Spec', yamlBlock(specYAML(detail.kube_object), 'spec-yaml')),
+        section('Events', eventsTable(events))));
+  });
+  load();
+  return { refresh: load };
+}
+
+// MARK: Archives
+
+export function archives(root, context) {
+  const kind = context.query.get('kind') || '';
+  const list = h('div');
+  clear(root, pageHeader('Archives', h('span', { class: 'muted' }, 'Deleted experiments and schedules')), list);
+  const load = live(async () => {
+    let items;
+    try { items = await api.archives({ kind }); } catch (error) { failure(list, error); return; }
+    items.sort((a, b) => b.finish_time.localeCompare(a.finish_time));
+    clear(list, table([
+      { title: 'Name', render: (item) => link(`#/archives/${enc(item.uid)}`, item.name) },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Kind', render: (item) => item.kind },
+      { title: 'Action', render: (item) => item.action || '—' },
+      { title: 'Started', render: (item) => time(item.start_time) },
+      { title: 'Finished', render: (item) => time(item.finish_time) },
+    ], items, { empty: 'Nothing archived yet. Deleting an experiment archives it.' }));
+  });
+  load();
+  return { refresh: load };
+}
+
+export function archive(root, context) {
+  const uid = context.params[0];
+  clear(root, h('p', { class: 'muted' }, 'Loading…'));
+  api.archive(uid).then((detail) => {
+    const object = detail.kube_object || {};
+    const records = (object.status && object.status.experiment && object.status.experiment.containerRecords) || [];
+    clear(root, pageHeader(detail.name, h('span', { class: 'badge s-archived' }, 'archived')),
+      h('div', { class: 'subtitle' }, `${detail.kind} · ${detail.namespace}${detail.action ? ` · ${detail.action}` : ''} · `, h('code', {}, detail.uid)),
+      h('div', { class: 'toolbar' }, duplicateButton(object)),
+      summary([['Started', time(detail.start_time)], ['Finished', time(detail.finish_time)]]),
+      records.length ? section('Targets', recordsTable(records)) : null,
+      section('Spec', yamlBlock(specYAML(object), 'spec-yaml')));
+  }, (error) => failure(root, error));
+  return {};
+}
+
+// MARK: Events
+
+export function events(root, context) {
+  const query = context.query;
+  const namespace = h('input', { type: 'search', placeholder: 'Namespace', value: query.get('namespace') || '', 'aria-label': 'Namespace' });
+  const name = h('input', { type: 'search', placeholder: 'Object name', value: query.get('name') || '', 'aria-label': 'Object name' });
+  const kind = h('select', { 'aria-label': 'Kind' }, option('', 'All kinds'));
+  const type = h('select', { 'aria-label': 'Type' }, option('', 'All types'), option('Normal'), option('Warning'));
+  const limit = h('select', { 'aria-label': 'How many' }, [50, 200, 1000].map((count) => option(String(count), `last ${count}`, '200')));
+  const list = h('div');
+  clear(root, pageHeader('Events'), h('div', { class: 'filters' }, namespace, name, kind, type, limit), list);
+  api.kinds().then((kinds) => kind.append(...kinds.concat(['Tumult']).map((item) => option(item)))).catch(() => {});
+  const load = live(async () => {
+    let items;
+    try {
+      items = await api.events({ namespace: namespace.value.trim(), name: name.value.trim(), kind: kind.value, limit: limit.value });
+    } catch (error) { failure(list, error); return; }
+    if (type.value) items = items.filter((event) => event.type === type.value);
+    clear(list, table([
+      { title: 'Time', render: (event) => h('time', { datetime: event.created_at, title: new Date(event.created_at).toLocaleString() }, new Date(event.created_at).toLocaleString()) },
+      { title: 'Type', render: (event) => h('span', { class: `etype ${event.type.toLowerCase()}` }, event.type) },
+      { title: 'Reason', render: (event) => event.reason },
+      { title: 'Object', render: objectLink },
+      { title: 'Message', render: (event) => event.message },
+    ], items, { empty: 'No events match.' }));
+  });
+  for (const control of [namespace, name]) control.addEventListener('change', load);
+  for (const control of [kind, type, limit]) control.addEventListener('change', load);
+  load();
+  return { refresh: load };
+}
+
+// MARK: Inventory
+
+export function inventory(root) {
+  const search = h('input', { type: 'search', placeholder: 'Filter: name, label, IP…', 'aria-label': 'Filter' });
+  const list = h('div');
+  const counter = h('span', { class: 'muted' });
+  clear(root, pageHeader('Inventory', counter),
+    h('p', { class: 'muted' }, 'What selectors choose from on this host: named network namespaces (labelled by the inventory file) and containers.'),
+    h('div', { class: 'filters' }, search), list);
+  let pods = [];
+  const render = () => {
+    const needle = search.value.trim().toLowerCase();
+    const shown = needle ? pods.filter((pod) => JSON.stringify([pod.name, pod.namespace, pod.netns, pod.ips, pod.labels]).toLowerCase().includes(needle)) : pods;
+    counter.textContent = `${shown.length} of ${pods.length} pods`;
+    clear(list, table([
+      { title: 'Name', render: (pod) => h('strong', {}, pod.name) },
+      { title: 'Namespace', render: (pod) => pod.namespace },
+      { title: 'Netns', render: (pod) => (pod.netns ? h('code', {}, pod.netns) : h('span', { class: 'muted' }, '—')) },
+      { title: 'IPs', render: (pod) => (pod.ips && pod.ips.length ? h('code', {}, pod.ips.join(', ')) : h('span', { class: 'muted' }, '—')) },
+      { title: 'Labels', render: (pod) => chips(pod.labels) },
+      { title: 'Phase', render: (pod) => h('span', { class: `phase ${pod.phase === 'Running' ? 'on' : 'off'}` }, pod.phase) },
+      { title: 'Source', render: (pod) => `${pod.source}${pod.pid ? ` · pid ${pod.pid}` : ''}` },
+    ], shown, { empty: pods.length ? 'No pod matches.' : 'No pods: create a named network namespace (ip netns add NAME) or start a container.', rowAttrs: (pod) => ({ 'data-pod': `${pod.namespace}/${pod.name}` }) }));
+  };
+  search.addEventListener('input', render);
+  const load = live(async () => {
+    try { pods = await api.pods(); } catch (error) { failure(list, error); return; }
+    pods.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    render();
+  });
+  load();
+  return {};
+}
+"""#
+}
