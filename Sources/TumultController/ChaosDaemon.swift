@@ -78,3 +78,15 @@ public struct StaticInventory: PodInventory {
     public init(_ list: [Pod]) { self.list = list }
     public func pods() async throws -> [Pod] { list }
 }
+
+/// Watches what the controller does, for metrics. Called from the
+/// controller's tasks: implementations must be thread-safe and quick.
+public protocol ControllerObserver: Sendable {
+    func didEmit(_ event: EventRecord)
+    /// One injection or recovery of one target, and how long the host took.
+    func didFinish(_ operation: ControllerOperation, kind: String, seconds: Double, succeeded: Bool)
+}
+
+public enum ControllerOperation: String, Sendable {
+    case inject, recover
+}

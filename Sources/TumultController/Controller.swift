@@ -20,6 +20,8 @@ public actor Controller {
         /// Kinds the hosts can inject; others are refused at apply.
         public var supportedKinds: Set<ChaosKind>
         public var clock: @Sendable () -> Date = { Date() }
+        /// Told of events, injections and recoveries (metrics).
+        public var observer: (any ControllerObserver)?
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds
@@ -600,6 +602,10 @@ public actor Controller {
                 peers: record.peers, endsAt: record.endsAt)
         }
         let daemon = self.daemon
+        let observer = configuration.observer
+        var kinds: [String: String] = [:]
+        for item in prepared { kinds[item.experiment] = experiments[item.experiment]?.kind.rawValue }
+        let kindOf = kinds
         let width = max(1, configuration.concurrency)
         return await withTaskGroup(of: Outcome.self) { group in
             var outcomes: [Outcome] = []
@@ -607,18 +613,27 @@ public actor Controller {
             var iterator = prepared.makeIterator()
             func add(_ item: Work) {
                 group.addTask {
+                    let started = ContinuousClock.now
+                    var outcome: Outcome
                     do {
                         switch item.operation {
                         case .inject:
                             guard let request = item.request else { return Outcome(work: item, attacks: [], error: "experiment gone") }
-                            return Outcome(work: item, attacks: try await daemon.inject(request), error: nil)
+                            outcome = Outcome(work: item, attacks: try await daemon.inject(request), error: nil)
                         case .recover:
                             try await daemon.recover(item.attacks)
-                            return Outcome(work: item, attacks: [], error: nil)
+                            outcome = Outcome(work: item, attacks: [], error: nil)
                         }
                     } catch {
-                        return Outcome(work: item, attacks: item.attacks, error: String(describing: error))
+                        outcome = Outcome(work: item, attacks: item.attacks, error: String(describing: error))
                     }
+                    if let observer {
+                        let elapsed = ContinuousClock.now - started
+                        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                        observer.didFinish(item.operation == .inject ? .inject : .recover, kind: kindOf[item.experiment] ?? "",
+                                           seconds: seconds, succeeded: outcome.error == nil)
+                    }
+                    return outcome
                 }
             }
             for _ in 0..<width {
@@ -708,8 +723,10 @@ public actor Controller {
 
     private func emit(kind: String, uid: String, namespace: String, name: String, reason: String, message: String,
                       type: EventRecord.EventType = .normal) {
-        batch.events.append(EventRecord(objectID: uid, namespace: namespace, name: name, kind: kind, type: type,
-                                        reason: reason, message: message, createdAt: now))
+        let event = EventRecord(objectID: uid, namespace: namespace, name: name, kind: kind, type: type,
+                                reason: reason, message: message, createdAt: now)
+        batch.events.append(event)
+        configuration.observer?.didEmit(event)
     }
 
     /// Writes what changed in one transaction and tells live views.

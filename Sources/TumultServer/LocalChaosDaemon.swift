@@ -63,7 +63,7 @@ public struct LocalChaosDaemon: ChaosDaemon {
 
     /// Recovers attacks side by side (an emergency stop must not wait for
     /// them one after another); returns how many succeeded.
-    static func recoverConcurrently(_ uids: [String], with runner: AttackRunner) -> Int {
+    public static func recoverConcurrently(_ uids: [String], with runner: AttackRunner) -> Int {
         guard !uids.isEmpty else { return 0 }
         let succeeded = Counter()
         DispatchQueue.concurrentPerform(iterations: uids.count) { index in

@@ -266,4 +266,35 @@ import TumultModel
             }
         }
     }
+
+    @Test func chaosdAttackRoutesCheckTheirBodiesAndListTheJournal() async throws {
+        try await Server().run { client, _ in
+            func attack(_ kind: String, _ json: String) async throws -> TestResponse {
+                try await client.execute(uri: "/api/attack/\(kind)", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(string: json))
+            }
+            let badAction = try await attack("network", #"{"action": "explode", "netns": "nowhere"}"#)
+            #expect(badAction.status == .badRequest)
+            #expect(try #require(try Self.object(badAction.body)["errors"] as? [[String: Any]]).first?["path"] as? String == "action")
+            let noLatency = try await attack("network", #"{"action": "delay", "netns": "nowhere"}"#)
+            #expect(try Self.object(noLatency.body)["message"] as? String == "latency: required for delay")
+            let badDuration = try await attack("network", #"{"action": "delay", "latency": "90xs", "netns": "nowhere"}"#)
+            #expect((try Self.object(badDuration.body)["message"] as? String)?.hasPrefix("latency: \"90xs\" is not a duration") == true)
+            let badPercent = try await attack("network", #"{"action": "loss", "percent": "150", "netns": "nowhere"}"#)
+            #expect(badPercent.status == .badRequest)
+            let missing = try await attack("stress", #"{"workers": 1}"#)
+            #expect(try Self.object(missing.body)["message"] as? String == "action: required field is missing")
+            let badSize = try await attack("stress", #"{"action": "mem", "size": "lots"}"#)
+            #expect(badSize.status == .badRequest)
+            let noProcess = try await attack("process", #"{"action": "kill"}"#)
+            #expect(noProcess.status == .badRequest)
+            let noSize = try await attack("disk", #"{"action": "fill", "path": "/tmp"}"#)
+            #expect(noSize.status == .badRequest)
+            #expect(try await attack("teleport", "{}").status == .notFound)
+            // chaosd's list: the journal's attacks (none were made).
+            let list = try await client.execute(uri: "/api/experiments/", method: .get)
+            #expect(list.status == .ok)
+            #expect(try Self.array(list.body).isEmpty)
+        }
+    }
 }

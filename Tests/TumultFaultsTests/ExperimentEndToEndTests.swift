@@ -296,4 +296,65 @@ struct ExperimentEndToEndTests {
         let accepted = try await offPool { try cli.run(["apply", "-f", later, "--server", server.url]) }
         #expect(accepted.status == 0, "\(accepted.stdout)\(accepted.stderr)")
     }
+
+    @Test func haltWithoutAServerStopsTheHostsOwnAttacks() async throws {
+        let star = try TestStar(pods: 1)
+        defer { star.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let before = try star.snapshot(0)
+        let nowhere = "http://127.0.0.1:9"
+        let attack = try await offPool { try cli.run(["attack", "network", "delay", "--netns", star.pods[0], "--latency", "50ms"]) }
+        #expect(attack.status == 0, "\(attack.stderr)")
+        #expect(try star.snapshot(0) != before)
+        let halt = try await offPool { try cli.run(["halt", "--server", nowhere]) }
+        #expect(halt.status == 0, "\(halt.stdout)\(halt.stderr)")
+        #expect(halt.stdout.contains("halted: 1 fault recovered"))
+        #expect(try star.snapshot(0) == before)
+        let refused = try await offPool { try cli.run(["attack", "network", "loss", "--netns", star.pods[0], "--percent", "10"]) }
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("halted"))
+        #expect(try star.snapshot(0) == before)
+        #expect(try await offPool { try cli.run(["unhalt", "--server", nowhere]) }.status == 0)
+        let again = try await offPool { try cli.run(["attack", "network", "loss", "--netns", star.pods[0], "--percent", "10"]) }
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try await offPool { try cli.run(["recover", "--all"]) }.status == 0)
+        #expect(try star.snapshot(0) == before)
+    }
+
+    @Test func chaosdAttackAPIInjectsIntoANamespaceAndRecovers() async throws {
+        let star = try TestStar(pods: 1)
+        defer { star.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let inventory = try star.inventory(labels: [["app": "web"]])
+        defer { try? FileManager.default.removeItem(atPath: inventory) }
+        let before = try star.snapshot(0)
+        let baseline = try await offPool { try star.rtt(to: 0) }
+        let server = try await offPool { try TestServer(cli, inventory: inventory) }
+        defer { server.stop() }
+        // chaosd's client is curl; python's urllib stands in for it here.
+        func call(_ method: String, _ path: String, _ body: String? = nil) async throws -> String {
+            let script = """
+                import sys, urllib.request
+                request = urllib.request.Request(sys.argv[1], data=sys.argv[3].encode() if len(sys.argv) > 3 else None,
+                                                 method=sys.argv[2], headers={"Content-Type": "application/json"})
+                print(urllib.request.urlopen(request).read().decode())
+                """
+            let result = try await offPool { try Spawn.run(["python3", "-c", script, server.url + path, method] + (body.map { [$0] } ?? [])) }
+            return result.stdout
+        }
+        let answer = try await call("POST", "/api/attack/network",
+                                    #"{"action": "delay", "latency": "100ms", "device": "eth0", "netns": "\#(star.pods[0])"}"#)
+        let reply = try #require(try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any], "\(answer)")
+        let uid = try #require(reply["uid"] as? String)
+        #expect(reply["message"] as? String == "attack successfully")
+        #expect(try await offPool { try star.rtt(to: 0) } - baseline > 70)
+        let listed = try await call("GET", "/api/experiments/")
+        #expect(listed.contains(uid) && listed.contains("\"success\""))
+        _ = try await call("DELETE", "/api/attack/\(uid)")
+        #expect(try star.snapshot(0) == before)
+        #expect(try await offPool { try star.rtt(to: 0) } - baseline < 20)
+        #expect(try await call("GET", "/api/experiments/").contains("\"destroyed\""))
+    }
 }

@@ -79,7 +79,15 @@ public struct LocalInventory: Sendable {
         let processes = names.isEmpty ? [:] : Self.lowestPidByNamespace()
         var present: Set<String> = []
         for netns in names {
-            guard let addresses = try addresses(of: netns) else { continue }  // deleted meanwhile
+            // One namespace that cannot be read (deleted meanwhile, or being
+            // created: its file exists before it is mounted) must not hide
+            // all the others: it is left out with a warning.
+            let found: [String]?
+            do { found = try addresses(of: netns) } catch {
+                warnings.append(String(describing: error))
+                continue
+            }
+            guard let addresses = found else { continue }  // deleted meanwhile
             present.insert(netns)
             let entry = inventory?.entry(netns: netns)
             let pid = NetworkNamespace.named(netns).inode.flatMap { processes[$0] }
