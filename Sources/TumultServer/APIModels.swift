@@ -23,36 +23,36 @@ struct ExperimentItem: Encodable, Sendable {
     }
 }
 
+/// A list item with more keys beside its own, in one JSON object: the
+/// dashboard's detail answers are its list items plus the object.
+struct Detailed<Item: Encodable & Sendable, Extra: Encodable & Sendable>: Encodable, Sendable {
+    var item: Item
+    var extra: Extra
+
+    func encode(to encoder: Encoder) throws {
+        try item.encode(to: encoder)
+        try extra.encode(to: encoder)
+    }
+}
+
 /// `/api/experiments/:uid`: the item plus the object with its status.
-struct ExperimentDetail: Encodable, Sendable {
-    var uid: String
-    var kind: String
-    var namespace: String
-    var name: String
-    var action: String
-    var created_at: Date
-    var status: String
+typealias ExperimentDetail = Detailed<ExperimentItem, ExperimentExtra>
+
+struct ExperimentExtra: Encodable, Sendable {
     var failure: String?
     var schedule_uid: String?
     var kube_object: Value
+}
 
+extension Detailed where Item == ExperimentItem, Extra == ExperimentExtra {
     init(_ record: ExperimentRecord, at now: Date) {
-        let item = ExperimentItem(record, at: now)
-        uid = item.uid
-        kind = item.kind
-        namespace = item.namespace
-        name = item.name
-        action = item.action
-        created_at = item.created_at
-        status = item.status
-        failure = record.failure
-        schedule_uid = record.scheduleUID
         var object = (try? record.document.encoded()) ?? .null
         if case .object(var fields) = object {
             fields["status"] = StatusView.status(of: record, at: now)
             object = .object(fields)
         }
-        kube_object = object
+        self.init(item: ExperimentItem(record, at: now),
+                  extra: ExperimentExtra(failure: record.failure, schedule_uid: record.scheduleUID, kube_object: object))
     }
 }
 
@@ -77,31 +77,19 @@ struct ScheduleItem: Encodable, Sendable {
     }
 }
 
-struct ScheduleDetail: Encodable, Sendable {
-    var uid: String
-    var kind = "Schedule"
-    var namespace: String
-    var name: String
-    var type: String
-    var schedule: String
-    var created_at: Date
-    var status: String
+typealias ScheduleDetail = Detailed<ScheduleItem, ScheduleExtra>
+
+struct ScheduleExtra: Encodable, Sendable {
     var last_schedule_time: Date?
     var experiment_uids: [String]
     var kube_object: Value
+}
 
+extension Detailed where Item == ScheduleItem, Extra == ScheduleExtra {
     init(_ record: ScheduleRecord) {
-        let item = ScheduleItem(record)
-        uid = item.uid
-        namespace = item.namespace
-        name = item.name
-        type = item.type
-        schedule = item.schedule
-        created_at = item.created_at
-        status = item.status
-        last_schedule_time = record.lastScheduleTime
-        experiment_uids = record.runs
-        kube_object = (try? record.document.encoded()) ?? .null
+        self.init(item: ScheduleItem(record),
+                  extra: ScheduleExtra(last_schedule_time: record.lastScheduleTime, experiment_uids: record.runs,
+                                       kube_object: (try? record.document.encoded()) ?? .null))
     }
 }
 
@@ -140,25 +128,15 @@ struct ArchiveItem: Encodable, Sendable {
     }
 }
 
-struct ArchiveDetail: Encodable, Sendable {
-    var uid: String
-    var kind: String
-    var namespace: String
-    var name: String
-    var action: String
-    var start_time: Date
-    var finish_time: Date
-    var kube_object: Value
+typealias ArchiveDetail = Detailed<ArchiveItem, ArchiveExtra>
 
+struct ArchiveExtra: Encodable, Sendable {
+    var kube_object: Value
+}
+
+extension Detailed where Item == ArchiveItem, Extra == ArchiveExtra {
     init(_ archive: ArchiveRecord) {
-        uid = archive.uid
-        kind = archive.kind
-        namespace = archive.namespace
-        name = archive.name
-        action = archive.action
-        start_time = archive.startTime
-        finish_time = archive.finishTime
-        kube_object = archive.object
+        self.init(item: ArchiveItem(archive), extra: ArchiveExtra(kube_object: archive.object))
     }
 }
 

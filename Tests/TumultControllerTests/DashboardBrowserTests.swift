@@ -20,9 +20,9 @@ struct DashboardBrowserTests {
     // MARK: (a) the overview
 
     @Test func theOverviewRendersWithTheEmergencyStopOnEveryPage() async throws {
-        let server = try await DashboardServer.start()
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start()
         try await withServer(server) {
             // Something to show: a failed experiment (it selects nothing) and a schedule.
             for text in [Self.nowhere, Self.schedule] {
@@ -106,9 +106,9 @@ struct DashboardBrowserTests {
     // MARK: (e) an invalid document
 
     @Test func anInvalidDocumentShowsTheFieldPathOnItsLine() async throws {
-        let server = try await DashboardServer.start()
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start()
         try await withServer(server) {
             let invalid = Self.nowhere.replacingOccurrences(of: "latency: 100ms", with: "latency: 90xs")
             let latencyLine = (invalid.components(separatedBy: "\n").firstIndex { $0.contains("latency:") } ?? -1) + 1
@@ -142,14 +142,33 @@ struct DashboardBrowserTests {
             #expect(shown["createDisabled"] as? Bool == true)
             let waited = (results[4] as? [String: Any])?["elapsed_ms"] as? Double ?? -1
             print("dashboard: the field-path error showed \(waited) ms after typing")
+
+            // The same mistake made in the form shows beside the form's field.
+            let form = try await browser.run([
+                .eval("document.getElementById('clear-editor').click(); true"),
+                .eval(#"""
+                    (() => {
+                      const latency = document.querySelector('#fault-fields [name="latency"]');
+                      latency.value = '90xs';
+                      latency.dispatchEvent(new Event('input', { bubbles: true }));
+                      return document.getElementById('yaml-editor').value.includes('latency: 90xs');
+                    })()
+                    """#),
+                .wait(#"document.querySelector('#validation-status.bad') && document.querySelector('[data-error-for="spec.delay.latency"]').textContent"#),
+                .eval(#"document.querySelector('[data-error-for="spec.delay.latency"]').closest('.field').classList.contains('invalid')"#),
+                .screenshot("invalid-form-field"),
+            ])
+            #expect(form[1] as? Bool == true, "the form wrote its YAML")
+            #expect(((form[2] as? [String: Any])?["value"] as? String ?? "").contains("is not a duration"))
+            #expect(form[3] as? Bool == true)
             #expect(await server.parts.controller.allExperiments().isEmpty)
         }
     }
 
     @Test func everyFaultFormWritesADocumentTheServerAccepts() async throws {
-        let server = try await DashboardServer.start()
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start()
         try await withServer(server) {
             let results = try await browser.run([
                 .navigate("\(server.url)/#/new"),
@@ -187,23 +206,39 @@ struct DashboardBrowserTests {
     }
 
     @Test func aChangeOnTheServerShowsWithoutReloading() async throws {
-        let server = try await DashboardServer.start()
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start()
         try await withServer(server) {
             try await browser.run([
                 .navigate("\(server.url)/#/experiments"),
                 .wait("document.getElementById('live').textContent === 'live' && document.querySelector('#experiment-list .empty')"),
                 .eval("window.tumultTestMarker = 'same page'; true"),
+                // The page notes the moment the row shows (same clock as ours).
+                .eval(#"""
+                    (() => {
+                      const timer = setInterval(() => {
+                        if (document.querySelector('tr[data-name="web-delay"] .badge[data-status="failed"]')) {
+                          window.tumultSeenAt = Date.now();
+                          clearInterval(timer);
+                        }
+                      }, 2);
+                      return true;
+                    })()
+                    """#),
             ])
             let document = try #require(try DocumentLoader().load(Self.nowhere).first?.document)
+            let appliedAt = Date().timeIntervalSince1970 * 1000
             let (uid, _) = try await server.parts.controller.apply(document)
             let results = try await browser.run([
-                .wait("document.querySelector('tr[data-uid=\"\(uid)\"] .badge[data-status=\"failed\"]')", timeout: 5000),
+                .wait("window.tumultSeenAt", timeout: 5000),
                 .eval("window.tumultTestMarker"),
+                .eval("!!document.querySelector('tr[data-uid=\"\(uid)\"]')"),
                 .screenshot("live-update"),
             ])
-            let elapsed = (results[0] as? [String: Any])?["elapsed_ms"] as? Double ?? -1
+            let seenAt = (results[0] as? [String: Any])?["value"] as? Double ?? 0
+            let elapsed = seenAt - appliedAt
+            #expect(results[2] as? Bool == true)
             print("dashboard: a new experiment showed in the list \(elapsed) ms after it was applied")
             #expect(elapsed >= 0 && elapsed < 1000)
             #expect(results[1] as? String == "same page", "the page was not reloaded")
@@ -216,9 +251,9 @@ struct DashboardBrowserTests {
     func aNetworkChaosCreatedThroughTheFormRuns() async throws {
         let network = try await BrowserTestNetwork.make()
         defer { network.tearDown() }
-        let server = try await DashboardServer.start(inventory: network.inventory)
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start(inventory: network.inventory)
         try await withServer(server) {
             let before = try await network.ping()
             let uid = try await createThroughTheForm(browser, server, network, screenshot: "network-chaos-form")
@@ -239,9 +274,9 @@ struct DashboardBrowserTests {
     func pausingFromTheDetailPageShowsPausedWithinASecond() async throws {
         let network = try await BrowserTestNetwork.make()
         defer { network.tearDown() }
-        let server = try await DashboardServer.start(inventory: network.inventory)
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start(inventory: network.inventory)
         try await withServer(server) {
             let uid = try await createThroughTheForm(browser, server, network, screenshot: nil)
             let results = try await browser.run([
@@ -275,9 +310,9 @@ struct DashboardBrowserTests {
     func theEmergencyStopRecoversIt() async throws {
         let network = try await BrowserTestNetwork.make()
         defer { network.tearDown() }
-        let server = try await DashboardServer.start(inventory: network.inventory)
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start(inventory: network.inventory)
         try await withServer(server) {
             let uid = try await createThroughTheForm(browser, server, network, screenshot: nil)
             let row = "tr[data-uid=\"\(uid)\"]"
@@ -326,9 +361,9 @@ struct DashboardBrowserTests {
 
     @Test func aServerWithATokenAsksForItAndStreamsWithIt() async throws {
         let token = "tok-\(UUID().uuidString.prefix(8))"
-        let server = try await DashboardServer.start(token: token)
         let browser = try await BrowserSession.start()
         defer { browser.stop() }
+        let server = try await DashboardServer.start(token: token)
         try await withServer(server) {
             let results = try await browser.run([
                 .navigate("\(server.url)/"),
@@ -491,7 +526,7 @@ final class DashboardServer: Sendable {
             task.cancel()
             _ = await task.result
         }
-        try? FileManager.default.removeItem(at: home)
+        removeDirectory(home)
     }
 }
 
@@ -531,7 +566,9 @@ final class BrowserSession: Sendable {
             "--disable-crash-reporter", "--mute-audio", "--force-device-scale-factor=1", "--window-size=1366,900",
             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
             "--user-data-dir=\(profile.path)", "about:blank",
-        ], newSession: true, captureOutput: false)
+        ], environment: ["HOME": profile.path, "XDG_CONFIG_HOME": profile.path, "XDG_CACHE_HOME": profile.path],
+        newSession: true, captureOutput: false)
+        // (Its crash database and caches follow HOME: everything it writes goes with the profile.)
         // Chromium writes its port there once DevTools listens.
         let portFile = profile.appendingPathComponent("DevToolsActivePort")
         let deadline = ContinuousClock.now + .seconds(60)
@@ -557,7 +594,10 @@ final class BrowserSession: Sendable {
         }
         kill(-pid, SIGKILL)
         if !exited { Spawn.wait(for: pid) }
-        try? FileManager.default.removeItem(at: profile)
+        // Its other processes go with the group; wait for the last before removing the profile they write to.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while kill(-pid, 0) == 0 && ContinuousClock.now < deadline { usleep(20_000) }
+        removeDirectory(profile)
     }
 
     enum Step {
@@ -604,6 +644,17 @@ final class BrowserSession: Sendable {
                               + "\(answer["error"] ?? "?"); results before: \(answer["results"] ?? []); console: \(console)")
         }
         return answer["results"] as? [Any] ?? []
+    }
+}
+
+/// Removes a directory that a closing process may still be writing to
+/// (SQLite's -wal and -shm files, a browser profile): tries again while it
+/// is there.
+func removeDirectory(_ url: URL) {
+    for _ in 0..<20 {
+        try? FileManager.default.removeItem(at: url)
+        if !FileManager.default.fileExists(atPath: url.path) { return }
+        usleep(50_000)
     }
 }
 
