@@ -53,12 +53,18 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     let inventory = LocalPodInventory(inventoryPath: LocalPodInventory.defaultPath(given: configuration.inventoryPath,
                                                                                   home: configuration.home))
     let store = try SQLiteExperimentStore(directory: configuration.home)
+    // Metrics: the controller reports events and latencies to them.
+    let metrics = TumultMetrics(kinds: agent.translators.kinds.map(\.rawValue))
+    var controllerConfiguration = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
+    controllerConfiguration.observer = metrics
     let controller = try Controller(daemon: daemon, inventory: inventory, store: store,
-                                    configuration: .init(supportedKinds: Set(agent.translators.kinds)))
+                                    configuration: controllerConfiguration)
     let parts = ServerParts(controller: controller, daemon: daemon, inventory: inventory,
                             requiresToken: !(configuration.token ?? "").isEmpty)
 
     let router = Router(context: BasicRequestContext.self)
+    // Metrics: first, to time every request, refused ones included.
+    router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMiddleware())
     if let token = configuration.token, !token.isEmpty {
         router.add(middleware: BearerTokenMiddleware(token: token))
@@ -66,6 +72,8 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     APIRoutes(parts: parts).register(on: router)
     DashboardRoutes(parts: parts).register(on: router)
     ChaosdRoutes(daemon: daemon).register(on: router)
+    // Metrics: `GET /metrics`, behind the bearer token like the API.
+    MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
 
     let application = Application(
         router: router,

@@ -12,7 +12,7 @@
  * them.
  *
  * One thread: ppoll() on the nfqueue socket and a signalfd, with a timeout to
- * the earliest due packet.
+ * the earliest due packet (or the next once-a-second write of --stats-file).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -147,9 +147,15 @@ static inline int64_t tabledist(void)
 /* ------------------------------------------------------------------ */
 /* stats                                                                */
 
+/* delayed: packets held for a delay instead of passing at once. */
 static struct {
-    uint64_t received, accepted, dropped, duplicated, corrupted, reordered, overlimit;
+    uint64_t received, accepted, dropped, duplicated, corrupted, reordered, overlimit, delayed;
 } st;
+
+/* With --stats-file, the counters are written once a second (and on
+ * SIGUSR1 and at exit), so that a metrics scrape reads them without
+ * signalling the engine. */
+#define STATS_INTERVAL_NS 1000000000ull
 
 /* ------------------------------------------------------------------ */
 /* held packets: FIFO ring (no jitter: due times are monotonic) or heap */
@@ -812,6 +818,7 @@ static int on_packet(struct nfq_q_handle *qh_, struct nfgenmsg *m, struct nfq_da
                 send_entry(&e);
                 free(e.data);
             } else {
+                st.delayed++;
                 q_push(e);
             }
             return 0;
@@ -841,6 +848,7 @@ static int on_packet(struct nfq_q_handle *qh_, struct nfgenmsg *m, struct nfq_da
     }
     struct entry e = {.due = due, .id = id, .kind = mod ? K_ORIG_MOD : K_ORIG,
                       .data = mod, .len = mod ? (uint32_t)plen : 0};
+    st.delayed++;
     q_push(e);
     return 0;
 }
@@ -894,9 +902,9 @@ static void write_stats(void)
     fprintf(f,
             "{\"received\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"dropped\":%" PRIu64
             ",\"duplicated\":%" PRIu64 ",\"corrupted\":%" PRIu64 ",\"reordered\":%" PRIu64
-            ",\"overlimit\":%" PRIu64 ",\"held\":%zu}\n",
+            ",\"overlimit\":%" PRIu64 ",\"delayed\":%" PRIu64 ",\"held\":%zu}\n",
             st.received, st.accepted, st.dropped, st.duplicated, st.corrupted, st.reordered,
-            st.overlimit, q_len);
+            st.overlimit, st.delayed, q_len);
     if (fclose(f) != 0 || rename(tmp, cfg.stats_file) != 0) {
         fprintf(stderr, "tumult-netem: cannot write %s: %s\n", cfg.stats_file, strerror(errno));
         unlink(tmp);
@@ -1161,6 +1169,8 @@ int main(int argc, char **argv)
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     }
 
+    write_stats();
+    uint64_t next_stats = now_ns() + STATS_INTERVAL_NS;
     printf("ready queue=%d\n", cfg.queue);
     fflush(stdout);
 
@@ -1189,14 +1199,20 @@ int main(int argc, char **argv)
         release_due(now, false);
         if (!running)
             break;
+        if (cfg.stats_file && now >= next_stats) {
+            write_stats();
+            next_stats = now + STATS_INTERVAL_NS;
+        }
 
         struct timespec ts, *tsp = NULL;
         if (reads >= MAX_READS_PER_ROUND) {
             ts.tv_sec = 0;
             ts.tv_nsec = 0;
             tsp = &ts;
-        } else if (q_len) {
-            uint64_t due = q_top()->due;
+        } else if (q_len || cfg.stats_file) {
+            uint64_t due = q_len ? q_top()->due : next_stats;
+            if (cfg.stats_file && next_stats < due)
+                due = next_stats;
             uint64_t wait = due > now ? due - now : 0;
             ts.tv_sec = (time_t)(wait / 1000000000ull);
             ts.tv_nsec = (long)(wait % 1000000000ull);

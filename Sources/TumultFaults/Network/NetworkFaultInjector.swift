@@ -17,12 +17,16 @@ public struct NetworkFaultInjector: FaultInjector {
     /// Foreground attacks tie the engine to their process; detached ones
     /// leave it in a session of its own, to be stopped by recovery.
     public var detachEngine: Bool
+    /// Where the engine writes its packet counters (`EngineStatistics`),
+    /// read by `/metrics`; nil: no counters.
+    public var statisticsDirectory: String?
 
     public init(runner: any CommandRunner = ProcessCommandRunner(), engineExecutable: String? = nil,
-                detachEngine: Bool = true) {
+                detachEngine: Bool = true, statisticsDirectory: String? = EngineStatistics.defaultDirectory()) {
         self.runner = runner
         self.engineExecutable = engineExecutable ?? Self.defaultEngineExecutable()
         self.detachEngine = detachEngine
+        self.statisticsDirectory = statisticsDirectory
     }
 
     public static func defaultEngineExecutable() -> String {
@@ -168,6 +172,12 @@ public struct NetworkFaultInjector: FaultInjector {
         -> HelperProcess.Started {
         var engine = [engineExecutable, "--queue", String(queue)] + arguments
         if !detachEngine { engine.append("--die-with-parent") }
+        // Counters are a convenience: an unwritable directory leaves them out, not the fault.
+        if let directory = statisticsDirectory,
+           (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o755])) != nil {
+            engine += ["--stats-file", EngineStatistics.path(forAttack: attack, in: directory)]
+        }
         return try HelperProcess.start(namespace.wrap(Command(engine)), environment: ["TUMULT_ATTACK": attack],
                                        readyPrefix: "ready", detached: detachEngine)
     }
@@ -246,6 +256,9 @@ public struct NetworkFaultInjector: FaultInjector {
     /// same one, and any other process carrying this attack's mark.
     func stopEngine(attack: String, pid: Int32?, startTime: UInt64?) {
         Processes.stopHelpers(of: attack, recorded: pid.map { [($0, startTime)] } ?? [])
+        if let directory = statisticsDirectory {
+            try? FileManager.default.removeItem(atPath: EngineStatistics.path(forAttack: attack, in: directory))
+        }
     }
 }
 
