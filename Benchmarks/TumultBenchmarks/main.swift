@@ -92,9 +92,10 @@ do {
     case "validate": try ValidateBenchmark(examples: examples, seconds: seconds).run()
     case "network": try NetworkBenchmark(tumult: tumult, anchorSource: anchor).run()
     case "controller": try ControllerBenchmark(arguments: arguments).run()
+    case "dashboard": try DashboardBenchmark(tumult: tumult).run()
     case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
-        print("unknown benchmark \(which); available: validate, network, stress, controller")
+        print("unknown benchmark \(which); available: validate, network, stress, controller, dashboard")
         exit(2)
     }
 } catch {
