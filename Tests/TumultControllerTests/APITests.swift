@@ -11,24 +11,6 @@ import TumultModel
 /// experiments here select pods that do not exist, so nothing touches the
 /// host; injection for real is in the root end-to-end tests.
 @Suite struct APITests {
-    struct Server {
-        let home: URL
-        var configuration: ServerConfiguration
-
-        init(token: String? = nil) {
-            home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-api-\(UUID().uuidString)")
-            configuration = ServerConfiguration(home: home)
-            configuration.port = 0
-            configuration.token = token
-        }
-
-        func run(_ test: @escaping @Sendable (any TestClientProtocol, ServerParts) async throws -> Void) async throws {
-            defer { try? FileManager.default.removeItem(at: home) }
-            let (application, parts) = try await buildApplication(configuration: configuration)
-            try await application.test(.live) { client in try await test(client, parts) }
-        }
-    }
-
     static let nowhere = """
         apiVersion: chaos-mesh.org/v1alpha1
         kind: NetworkChaos
@@ -76,7 +58,7 @@ import TumultModel
     }
 
     @Test func experimentsCreateListGetStatePauseStartDelete() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let created = try await Self.post(client, "/api/experiments", Self.nowhere)
             #expect(created.status == .ok)
             let detail = try Self.object(created.body)
@@ -128,7 +110,7 @@ import TumultModel
     }
 
     @Test func deletingSeveralByUIDs() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             var uids: [String] = []
             for name in ["one", "two"] {
                 let body = try Self.object(try await Self.post(client, "/api/experiments",
@@ -142,7 +124,7 @@ import TumultModel
     }
 
     @Test func anInvalidDocumentIs400WithEveryFieldPathAndChangesNothing() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let bad = Self.nowhere.replacingOccurrences(of: "100ms", with: "90xs").replacingOccurrences(of: "mode: all", with: "mode: fixed\n  value: \"0\"")
             let response = try await Self.post(client, "/api/experiments", bad)
             #expect(response.status == .badRequest)
@@ -168,7 +150,7 @@ import TumultModel
     }
 
     @Test func aJSONDocumentAndSeveralYAMLDocumentsAreAccepted() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let json = """
                 {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "NetworkChaos",
                  "metadata": {"name": "as-json", "namespace": "shop"},
@@ -185,7 +167,7 @@ import TumultModel
     }
 
     @Test func schedulesRoutes() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let created = try Self.object(try await Self.post(client, "/api/schedules", Self.schedule).body)
             let uid = try #require(created["uid"] as? String)
             #expect(created["schedule"] as? String == "0 3 * * *")
@@ -205,7 +187,7 @@ import TumultModel
     }
 
     @Test func commonRoutesAndPods() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let kinds = try #require(try Self.json(try await client.execute(uri: "/api/common/kinds", method: .get).body) as? [String])
             #expect(kinds.contains("NetworkChaos") && kinds.contains("Schedule"))
             let namespaces = try #require(try Self.json(try await client.execute(uri: "/api/common/namespaces", method: .get).body) as? [String])
@@ -221,7 +203,7 @@ import TumultModel
     }
 
     @Test func haltRefusesNewExperimentsUntilUnhalt() async throws {
-        try await Server().run { client, _ in
+        try await LiveTestServer().run { client, _ in
             let halted = try Self.object(try await client.execute(uri: "/api/halt", method: .post).body)
             #expect(halted["halted"] as? Bool == true)
             // How long it takes is measured with real faults in the root
@@ -237,7 +219,7 @@ import TumultModel
     }
 
     @Test func aTokenIsRequiredWhenConfigured() async throws {
-        try await Server(token: "s3cret").run { client, _ in
+        try await LiveTestServer(token: "s3cret").run { client, _ in
             let without = try await client.execute(uri: "/api/experiments", method: .get)
             #expect(without.status == .unauthorized)
             #expect(try Self.object(without.body)["type"] as? String == "Unauthorized")
@@ -256,7 +238,7 @@ import TumultModel
     }
 
     @Test func unknownUIDsAre404() async throws {
-        try await Server().run { client, _ in
+        try await LiveTestServer().run { client, _ in
             for (path, method) in [("/api/experiments/nope", HTTPRequest.Method.get), ("/api/experiments/nope", .delete),
                                    ("/api/experiments/pause/nope", .put), ("/api/schedules/nope", .get),
                                    ("/api/archives/nope", .get), ("/api/attack/nope", .delete)] {
@@ -268,7 +250,7 @@ import TumultModel
     }
 
     @Test func chaosdAttackRoutesCheckTheirBodiesAndListTheJournal() async throws {
-        try await Server().run { client, _ in
+        try await LiveTestServer().run { client, _ in
             func attack(_ kind: String, _ json: String) async throws -> TestResponse {
                 try await client.execute(uri: "/api/attack/\(kind)", method: .post, headers: [.contentType: "application/json"],
                                          body: ByteBuffer(string: json))

@@ -12,37 +12,6 @@ import TumultSystem
 /// every sample is parsed (a line that is not the text format fails the
 /// test) and checked by name and labels.
 @Suite struct MetricsTests {
-    /// A server on a free loopback port with a home of its own.
-    struct Server {
-        let home: URL
-        var configuration: ServerConfiguration
-
-        init(token: String? = nil) {
-            home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-metrics-\(UUID().uuidString)")
-            configuration = ServerConfiguration(home: home)
-            configuration.port = 0
-            configuration.token = token
-        }
-
-        func run(_ test: @escaping @Sendable (any TestClientProtocol, ServerParts) async throws -> Void) async throws {
-            defer { try? FileManager.default.removeItem(at: home) }
-            let (application, parts) = try await buildApplication(configuration: configuration)
-            try await application.test(.live) { client in try await test(client, parts) }
-        }
-    }
-
-    static let nowhere = """
-        apiVersion: chaos-mesh.org/v1alpha1
-        kind: NetworkChaos
-        metadata: {name: web-delay, namespace: shop}
-        spec:
-          action: delay
-          mode: all
-          selector: {pods: {shop: [no-such-pod]}}
-          delay: {latency: 100ms}
-          duration: 1h
-        """
-
     static func scrape(_ client: any TestClientProtocol, headers: HTTPFields = [:]) async throws -> PrometheusText {
         let response = try await client.execute(uri: "/metrics", method: .get, headers: headers)
         #expect(response.status == .ok)
@@ -51,10 +20,10 @@ import TumultSystem
     }
 
     @Test func experimentsEventsAndRequestsByNameAndLabel() async throws {
-        try await Server().run { client, parts in
+        try await LiveTestServer().run { client, parts in
             let created = try await client.execute(uri: "/api/experiments", method: .post,
                                                    headers: [.contentType: "application/yaml"],
-                                                   body: ByteBuffer(string: Self.nowhere))
+                                                   body: ByteBuffer(string: APITests.nowhere))
             #expect(created.status == .ok)
             let body = try JSONSerialization.jsonObject(with: Data(buffer: created.body)) as? [String: Any]
             let uid = try #require(body?["uid"] as? String)
@@ -102,7 +71,7 @@ import TumultSystem
     }
 
     @Test func metricsNeedTheBearerTokenWhenOneIsSet() async throws {
-        try await Server(token: "s3cret").run { client, _ in
+        try await LiveTestServer(token: "s3cret").run { client, _ in
             let refused = try await client.execute(uri: "/metrics", method: .get)
             #expect(refused.status == .unauthorized)
             let metrics = try await Self.scrape(client, headers: [.authorization: "Bearer s3cret"])
@@ -271,7 +240,7 @@ struct MetricsRootTests {
         defer { try? FileManager.default.removeItem(atPath: inventory) }
         let before = try await offPool { try pair.snapshot() }
 
-        var server = MetricsTests.Server()
+        var server = LiveTestServer()
         server.configuration.inventoryPath = inventory
         // The userspace backend on every kernel: iptables chains, an ipset and the engine.
         server.configuration.networkBackend = "userspace"

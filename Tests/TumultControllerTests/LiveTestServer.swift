@@ -1,0 +1,23 @@
+import Foundation
+import HummingbirdTesting
+import TumultServer
+
+/// A real `tumult server` for one test: live HTTP on a free loopback port,
+/// a store and journal in a temporary home removed afterwards.
+struct LiveTestServer {
+    let home: URL
+    var configuration: ServerConfiguration
+
+    init(token: String? = nil) {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-server-\(UUID().uuidString)")
+        configuration = ServerConfiguration(home: home)
+        configuration.port = 0
+        configuration.token = token
+    }
+
+    func run(_ test: @escaping @Sendable (any TestClientProtocol, ServerParts) async throws -> Void) async throws {
+        defer { try? FileManager.default.removeItem(at: home) }
+        let (application, parts) = try await buildApplication(configuration: configuration)
+        try await application.test(.live) { client in try await test(client, parts) }
+    }
+}
