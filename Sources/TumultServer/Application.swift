@@ -50,8 +50,7 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     let backend = NetworkFault.Backend(rawValue: configuration.networkBackend) ?? .auto
     let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: true, networkBackend: backend))
     let daemon = LocalChaosDaemon(agent: agent)
-    let inventory = LocalPodInventory(inventoryPath: LocalPodInventory.defaultPath(given: configuration.inventoryPath,
-                                                                                  home: configuration.home))
+    let inventory = LocalPodInventory(inventoryPath: configuration.inventoryPath, home: configuration.home)
     let store = try SQLiteExperimentStore(directory: configuration.home)
     // Metrics: the controller reports events and latencies to them.
     let metrics = TumultMetrics(kinds: agent.translators.kinds.map(\.rawValue))

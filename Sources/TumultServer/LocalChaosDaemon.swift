@@ -94,12 +94,23 @@ final class Counter: @unchecked Sendable {
 /// (so an edited inventory counts at the next selection without a restart),
 /// on a dispatch queue (it runs `ip`).
 public struct LocalPodInventory: PodInventory {
-    public let inventoryPath: String?
+    /// `--inventory`, if given.
+    public let givenPath: String?
+    /// `$TUMULT_HOME`, where `inventory.yaml` counts once it appears.
+    public let home: URL?
     public let engines: [ContainerEngine]
 
-    public init(inventoryPath: String?, engines: [ContainerEngine] = ContainerEngine.standard) {
-        self.inventoryPath = inventoryPath
+    public init(inventoryPath: String?, home: URL? = nil, engines: [ContainerEngine] = ContainerEngine.standard) {
+        self.givenPath = inventoryPath
+        self.home = home
         self.engines = engines
+    }
+
+    /// The file read now: looked up at each call, so an inventory created
+    /// after the server started counts too.
+    public var inventoryPath: String? {
+        guard let home else { return givenPath }
+        return Self.defaultPath(given: givenPath, home: home)
     }
 
     /// `--inventory`, else `$TUMULT_INVENTORY`, else `HOME/inventory.yaml` when it exists.

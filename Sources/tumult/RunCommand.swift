@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw RunFailure(status: 2, error.lines.joined(separator: "\n"))
             }
         }
-        let pods = LocalPodInventory(inventoryPath: inventoryPath)
+        let pods = LocalPodInventory(inventoryPath: inventory, home: Journal.defaultDirectory())
         var settings = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
         settings.tick = .milliseconds(100)
         settings.retryDelay = 1
