@@ -73,12 +73,6 @@ struct ChaosdRoutes: Sendable {
         case .failed: "error"
         }
     }
-
-    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }
 
 /// chaosd's reply to an attack.

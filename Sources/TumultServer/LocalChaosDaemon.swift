@@ -72,12 +72,9 @@ public struct LocalChaosDaemon: ChaosDaemon {
         return succeeded.value
     }
 
+    /// Injector calls run on the daemon's own concurrent queue.
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try body() })
-            }
-        }
+        try await TumultServer.blocking(on: queue, body)
     }
 }
 
@@ -123,12 +120,6 @@ public struct LocalPodInventory: PodInventory {
 
     public func pods() async throws -> [Pod] {
         let path = inventoryPath, engines = engines
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result {
-                    try LocalInventory(inventoryPath: path, engines: engines).pods()
-                })
-            }
-        }
+        return try await blocking { try LocalInventory(inventoryPath: path, engines: engines).pods() }
     }
 }
