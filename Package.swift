@@ -28,7 +28,13 @@ let package = Package(
         ),
         // The only code that touches the kernel: commands, namespaces, /proc.
         .target(
-            name: "TumultSystem"
+            name: "TumultSystem",
+            dependencies: ["CTumultSystem"]
+        ),
+        // What Swift's Glibc module leaves out (posix_spawn's closefrom), for TumultSystem.
+        .target(
+            name: "CTumultSystem",
+            cSettings: [.define("_GNU_SOURCE")]
         ),
         // Injectors, one folder per fault family: apply one fault to one target, recover it.
         .target(
@@ -43,7 +49,7 @@ let package = Package(
         .target(
             name: "TumultDaemon",
             dependencies: [
-                "TumultFaults",
+                "TumultFaults", "TumultSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -63,6 +69,8 @@ let package = Package(
                 "TumultDaemon",
                 "TumultFaults",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // NIOCore: per-connection guards and the body-size error.
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -114,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TumultFaultsTests",
-            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem", "tumult-stress"]
+            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem", "tumult-stress", "tumult-bench"]
         ),
     ]
 )

@@ -392,6 +392,10 @@ final class NoOpDaemon: ChaosDaemon {
 
     func attacks(ofExperiment experiment: String) async -> [HostAttack] { [] }
 
+    func heal(_ attacks: [String]) async -> [LostFault] { [] }
+
+    func recoverOrphans(keeping experiments: Set<String>) async -> Int { 0 }
+
     func setHalted(_ halted: Bool) async throws -> Int { 0 }
 }
 

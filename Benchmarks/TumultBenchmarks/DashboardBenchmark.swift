@@ -270,25 +270,12 @@ final class HTTPConnection {
 
     init(port: Int) throws {
         self.port = port
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw BenchmarkError("socket: \(String(cString: strerror(errno)))") }
+        descriptor = try LoopbackSocket.connect(port: port)
         var on: Int32 = 1
         // As browsers do: no Nagle delay on a request written in one piece.
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard status == 0 else {
-            let message = String(cString: strerror(errno))
-            close(descriptor)
-            throw BenchmarkError("connect to 127.0.0.1:\(port): \(message)")
-        }
     }
 
     deinit { close(descriptor) }
@@ -435,23 +422,8 @@ final class RunningServer: Sendable {
 
     /// Reads until both pipes close, keeping the last 4 KiB.
     private func drain(_ descriptors: [Int32]) {
-        var open = Set(descriptors)
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while !open.isEmpty {
-            var polled = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            if poll(&polled, nfds_t(polled.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            for descriptor in polled where descriptor.revents != 0 {
-                let count = read(descriptor.fd, &chunk, chunk.count)
-                if count <= 0 {
-                    open.remove(descriptor.fd)
-                    close(descriptor.fd)
-                    continue
-                }
-                tail.withLock { $0 = Array(($0 + chunk[0..<count]).suffix(4096)) }
-            }
+        PipeDrain.run(descriptors) { _, bytes in
+            tail.withLock { $0 = Array(($0 + bytes).suffix(4096)) }
         }
     }
 

@@ -551,30 +551,12 @@ final class NetworkCleanup: @unchecked Sendable {
     func addDirectory(_ path: String) { lock.withLock { directories.append(path) } }
 
     /// SIGINT, SIGTERM and SIGHUP (unless ignored, as under nohup) clean up,
-    /// then exit. They are blocked in this thread, and so in every thread
-    /// started after it, and taken by one thread with sigwait; the children
-    /// get an empty mask and default handlers from `Spawn`.
+    /// then exit (`CleanupSignals`).
     func installSignalHandlers() {
-        var previous = sigaction()
-        sigaction(SIGHUP, nil, &previous)
-        let hangup = previous.__sigaction_handler.sa_handler.map { unsafeBitCast($0, to: Int.self) != 1 } ?? true
-        let signals = [SIGINT, SIGTERM] + (hangup ? [SIGHUP] : [])
-        var set = sigset_t()
-        sigemptyset(&set)
-        for signalNumber in signals { sigaddset(&set, signalNumber) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let waiter = Thread {
-            var set = sigset_t()
-            sigemptyset(&set)
-            for signalNumber in signals { sigaddset(&set, signalNumber) }
-            var received: Int32 = 0
-            guard sigwait(&set, &received) == 0 else { return }
-            NetworkCleanup.shared.interrupted = true
-            FileHandle.standardError.write(Data("tumult-bench: signal \(received), cleaning up\n".utf8))
-            NetworkCleanup.shared.perform()
-            exit(128 + received)
-        }
-        waiter.start()
+        CleanupSignals.install(
+            program: "tumult-bench",
+            interrupted: { NetworkCleanup.shared.interrupted = true },
+            cleanUp: { NetworkCleanup.shared.perform() })
     }
 
     func perform() {

@@ -3,6 +3,7 @@ import TumultModel
 
 /// `swift run -c release tumult-bench [validate] [--examples DIR] [--seconds N]`
 /// `swift run -c release tumult-bench network [--tumult PATH] [--anchor FILE]` (root; NetworkBenchmark.swift)
+/// `swift run tumult-bench crash [--kills N] [--seed S] [--modes M,...] [--families F,...] [--tumult PATH]` (root; CrashBenchmark.swift)
 ///
 /// Prints how many documents per second the loader (parse + decode +
 /// validate, what `tumult validate` does per document) handles, over Chaos
@@ -93,9 +94,12 @@ do {
     case "network": try NetworkBenchmark(tumult: tumult, anchorSource: anchor).run()
     case "controller": try ControllerBenchmark(arguments: arguments).run()
     case "dashboard": try DashboardBenchmark(tumult: tumult).run()
+    case "api-list": try APIListBenchmark(tumult: tumult, arguments: CommandLine.arguments).run()
+    case "crash":
+        exit(try CrashBenchmark(arguments: arguments, tumult: tumult, tumultGiven: CommandLine.arguments.contains("--tumult")).run())
     case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
-        print("unknown benchmark \(which); available: validate, network, stress, controller, dashboard")
+        print("unknown benchmark \(which); available: validate, network, stress, controller, dashboard, api-list, crash")
         exit(2)
     }
 } catch {

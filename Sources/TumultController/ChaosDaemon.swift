@@ -24,10 +24,38 @@ public protocol ChaosDaemon: Sendable {
     /// recovered, including what a crashed controller never learnt of.
     func attacks(ofExperiment experiment: String) async -> [HostAttack]
 
+    /// Recovers every fault the host holds for an experiment that is none of
+    /// `experiments` (a controller's store lost or behind), except those a
+    /// live process holds in the foreground (`tumult run`). Returns how many.
+    func recoverOrphans(keeping experiments: Set<String>) async -> Int
+
+    /// The liveness check: reads back each of `attacks` (the same read-back
+    /// as after apply) and applies again, under the same ids, those found
+    /// lost. Returns one report per lost attack; none while all hold.
+    func heal(_ attacks: [String]) async -> [LostFault]
+
     /// Emergency stop on the host: while halted, `inject` refuses and
     /// faults injected by others (direct attacks) are recovered. Returns
     /// how many such faults were recovered.
     func setHalted(_ halted: Bool) async throws -> Int
+}
+
+/// An attack the host found lost (its helper dead, its rules gone ...),
+/// and whether it was applied again.
+public struct LostFault: Sendable, Hashable {
+    public var attack: String
+    /// What was missing, in words.
+    public var detail: String
+    public var restored: Bool
+    /// Why it could not be restored; the attack is then gone from the host.
+    public var error: String?
+
+    public init(attack: String, detail: String, restored: Bool, error: String? = nil) {
+        self.attack = attack
+        self.detail = detail
+        self.restored = restored
+        self.error = error
+    }
 }
 
 /// One fault the host holds for an experiment.
@@ -85,6 +113,12 @@ public protocol ControllerObserver: Sendable {
     func didEmit(_ event: EventRecord)
     /// One injection or recovery of one target, and how long the host took.
     func didFinish(_ operation: ControllerOperation, kind: String, seconds: Double, succeeded: Bool)
+    /// A fault of an experiment of `kind` was found lost, and was or was not restored.
+    func didLoseFault(kind: String, restored: Bool)
+}
+
+extension ControllerObserver {
+    public func didLoseFault(kind: String, restored: Bool) {}
 }
 
 public enum ControllerOperation: String, Sendable {

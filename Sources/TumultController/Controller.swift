@@ -22,6 +22,15 @@ public actor Controller {
         public var clock: @Sendable () -> Date = { Date() }
         /// Told of events, injections and recoveries (metrics).
         public var observer: (any ControllerObserver)?
+        /// How often every injected target of a running experiment is read
+        /// back on its host (`ChaosDaemon.heal`), so that a fault lost in
+        /// the middle of its run is noticed and restored; nil: never.
+        public var watchInterval: TimeInterval? = 2
+        /// At start, recover the host's faults of experiments this
+        /// controller does not know: true for the host's one server, false
+        /// for `tumult run`, which shares the journal with it and must leave
+        /// the server's faults alone.
+        public var recoversOrphans = false
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds
@@ -44,13 +53,21 @@ public actor Controller {
     public nonisolated let store: any ExperimentStore
     let configuration: Configuration
 
-    private(set) var experiments: [String: ExperimentRecord] = [:]
+    private(set) var experiments: [String: ExperimentRecord] = [:] {
+        didSet { experimentsRevision &+= 1 }
+    }
+    /// Counts changes to `experiments` (every store and archive), so that a
+    /// view kept of them (the API's list) knows with one comparison whether
+    /// it is still current.
+    public private(set) var experimentsRevision: UInt64 = 0
     private(set) var schedules: [String: ScheduleRecord] = [:]
     /// Live (not deleted) experiments by kind/namespace/name, for apply.
     private var liveByName: [String: String] = [:]
     private static func nameKey(_ kind: ChaosKind, _ namespace: String, _ name: String) -> String { "\(kind.rawValue)/\(namespace)/\(name)" }
     public private(set) var halted: Bool
     private var batch = StoreBatch()
+    /// Set while a bulk apply or delete runs: its steps write once, together.
+    private var deferringCommits = false
     private var dirtyExperiments: Set<String> = []
     private var dirtySchedules: Set<String> = []
     /// `uid#index` of targets with an injection or recovery under way.
@@ -68,6 +85,9 @@ public actor Controller {
         }
     }
     private var loop: Task<Void, Never>?
+    /// The next liveness check, and whether one is under way.
+    private var nextWatch: Date = .distantPast
+    private var watching = false
     private var wakePending = false
     private var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
 
@@ -151,23 +171,62 @@ public actor Controller {
 
     // MARK: API
 
+    /// Applies every document or none: all are checked first (the
+    /// emergency stop, kinds this host runs), then applied and written in
+    /// one transaction, so that an error answer never hides a document
+    /// that was applied anyway.
+    public func apply(all documents: [ChaosDocument]) throws -> [(uid: String, result: ApplyResult)] {
+        for (index, document) in documents.enumerated() {
+            if let problem = admissionProblem(document) {
+                guard documents.count > 1 else { throw problem }
+                throw ControllerError(problem.code, "document \(index + 1) (\(document.kind.rawValue) \(document.name)): \(problem.message); "
+                                      + "nothing was applied", diagnostics: problem.diagnostics)
+            }
+        }
+        deferringCommits = true
+        defer { deferringCommits = false }
+        var results: [(uid: String, result: ApplyResult)] = []
+        for document in documents { results.append(try apply(document)) }
+        deferringCommits = false
+        try commit()
+        return results
+    }
+
+    /// Why this host refuses `document` before anything is changed, if it does.
+    private func admissionProblem(_ document: ChaosDocument) -> ControllerError? {
+        if halted {
+            return ControllerError(.halted, "Tumult is halted (emergency stop): new experiments are refused until `tumult unhalt`")
+        }
+        if document.kind == .schedule {
+            guard let spec = document.spec as? ScheduleSpec else {
+                return ControllerError(.invalidDocument, "a Schedule without a schedule spec")
+            }
+            if case .chaos(let kind) = spec.type, !configuration.supportedKinds.contains(kind) {
+                return ControllerError(.unsupported, "Schedule of \(kind.rawValue): \(kind.rawValue) is not supported on this host yet")
+            }
+            if case .workflow = spec.type {
+                return ControllerError(.unsupported, "Schedule of Workflow: Workflow is not supported on this host yet")
+            }
+            return nil
+        }
+        guard configuration.supportedKinds.contains(document.kind) else {
+            return ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
+                                   + configuration.supportedKinds.map(\.rawValue).sorted().joined(separator: ", ") + ")")
+        }
+        return nil
+    }
+
     /// Creates or replaces an experiment or schedule (`kubectl apply`).
     /// The document must be valid; unsupported kinds are refused.
     @discardableResult
     public func apply(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
-        if halted {
-            throw ControllerError(.halted, "Tumult is halted (emergency stop): new experiments are refused until `tumult unhalt`")
-        }
+        if let problem = admissionProblem(document) { throw problem }
         var document = document.normalized()
         if (document.metadata.name ?? "").isEmpty, let prefix = document.metadata.generateName {
             document.metadata.name = prefix + Self.suffix()
         }
         if document.kind == .schedule {
             return try applySchedule(document)
-        }
-        guard configuration.supportedKinds.contains(document.kind) else {
-            throw ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
-                                  + configuration.supportedKinds.map(\.rawValue).sorted().joined(separator: ", ") + ")")
         }
         if let existingUID = liveByName[Self.nameKey(document.kind, document.namespace, document.name)],
            let existing = experiments[existingUID], !existing.isDeleted {
@@ -182,14 +241,28 @@ public actor Controller {
                          message: record.isPaused ? "experiment paused" : "experiment resumed")
                 }
                 store(record)
+                try commit()
                 wake()
                 return (record.uid, .configured)
             }
             try delete(existing.uid)
             let uid = create(document, scheduleUID: nil)
+            try commit()
             return (uid, .configured)
         }
-        return (create(document, scheduleUID: nil), .created)
+        let uid = create(document, scheduleUID: nil)
+        try commit()
+        return (uid, .created)
+    }
+
+    /// Writes what is pending now, so that an acknowledged apply or delete
+    /// survives a kill -9 that comes before the loop's next pass.
+    private func commit() throws {
+        guard !deferringCommits else { return }
+        flush()
+        guard batch.isEmpty else {
+            throw ControllerError(.internalError, "the change is made but could not be saved yet; it is saved at the next pass")
+        }
     }
 
     private func create(_ document: ChaosDocument, scheduleUID: String?) -> String {
@@ -206,14 +279,9 @@ public actor Controller {
     }
 
     private func applySchedule(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
+        // Checked by `admissionProblem` before.
         guard let spec = document.spec as? ScheduleSpec else {
             throw ControllerError(.invalidDocument, "a Schedule without a schedule spec")
-        }
-        if case .chaos(let kind) = spec.type, !configuration.supportedKinds.contains(kind) {
-            throw ControllerError(.unsupported, "Schedule of \(kind.rawValue): \(kind.rawValue) is not supported on this host yet")
-        }
-        if case .workflow = spec.type {
-            throw ControllerError(.unsupported, "Schedule of Workflow: Workflow is not supported on this host yet")
         }
         if let existing = schedules.values.first(where: { $0.namespace == document.namespace && $0.name == document.name && $0.deletedAt == nil }) {
             if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
@@ -225,6 +293,7 @@ public actor Controller {
             record.document = updated
             store(record)
             if pausedBefore != record.isPaused { propagatePause(of: record) }
+            try commit()
             wake()
             return (record.uid, .configured)
         }
@@ -237,8 +306,23 @@ public actor Controller {
         store(record)
         emit(kind: "Schedule", uid: uid, namespace: record.namespace, name: record.name, reason: "Created",
              message: "schedule created: \(spec.schedule.text)")
+        try commit()
         wake()
         return (uid, .created)
+    }
+
+    /// Deletes every one of `uids` or none: an unknown uid is reported
+    /// before anything is deleted; the rest is written in one transaction.
+    public func delete(all uids: [String]) throws {
+        let unknown = uids.filter { experiments[$0] == nil && schedules[$0] == nil }
+        guard unknown.isEmpty else {
+            throw ControllerError(.notFound, "no experiment or schedule with uid " + unknown.joined(separator: ", ") + "; nothing was deleted")
+        }
+        deferringCommits = true
+        defer { deferringCommits = false }
+        for uid in uids { try delete(uid) }
+        deferringCommits = false
+        try commit()
     }
 
     /// Deletes an experiment or schedule: it is recovered, then archived.
@@ -248,6 +332,7 @@ public actor Controller {
             record.deletedAt = now
             store(record)
             emit(record, reason: "Deleted", message: "experiment deleted; recovering")
+            try commit()
             wake()
         } else if var schedule = schedules[uid] {
             guard schedule.deletedAt == nil else { return }
@@ -256,6 +341,7 @@ public actor Controller {
             store(schedule)
             emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Deleted",
                  message: "schedule deleted with its runs")
+            try commit()
             wake()
         } else {
             throw ControllerError(.notFound, "no experiment or schedule with uid \(uid)")
@@ -342,7 +428,17 @@ public actor Controller {
 
     public func experiment(_ uid: String) -> ExperimentRecord? { experiments[uid] }
     public func schedule(_ uid: String) -> ScheduleRecord? { schedules[uid] }
-    public func allExperiments() -> [ExperimentRecord] { experiments.values.sorted { $0.createdAt < $1.createdAt } }
+    /// Oldest first; the uid orders those created at the same moment, so
+    /// that two calls over the same state agree.
+    public func allExperiments() -> [ExperimentRecord] {
+        experiments.values.sorted { ($0.createdAt, $0.uid) < ($1.createdAt, $1.uid) }
+    }
+    /// `allExperiments()` only when they changed since `revision` (nil when
+    /// they did not), with the revision they are at and the clock's now: a
+    /// view that keeps them copies nothing while nothing changes.
+    public func experimentsSnapshot(changedSince revision: UInt64?) -> (revision: UInt64, now: Date, records: [ExperimentRecord]?) {
+        (experimentsRevision, now, revision == experimentsRevision ? nil : allExperiments())
+    }
     public func allSchedules() -> [ScheduleRecord] { schedules.values.sorted { $0.createdAt < $1.createdAt } }
 
     public func events(_ filter: EventFilter) throws -> [EventRecord] {
@@ -351,6 +447,15 @@ public actor Controller {
     }
 
     public func currentDate() -> Date { now }
+
+    /// Records an event about something the host did outside experiments
+    /// (a chaosd attack found lost and restored), so it shows with the
+    /// others in the API, the dashboard and the metrics.
+    public func recordHostEvent(kind: String, uid: String, name: String, reason: String, message: String, warning: Bool) {
+        emit(kind: kind, uid: uid, namespace: "default", name: name, reason: reason, message: message,
+             type: warning ? .warning : .normal)
+        flush()
+    }
 
     // MARK: The loop
 
@@ -362,10 +467,49 @@ public actor Controller {
         await selectTargets(at: moment)
         let work = plannedWork(at: moment)
         if !work.isEmpty {
+            // The chosen targets are saved before the host changes, so a
+            // restart knows whom a half-done injection was for.
+            flush()
             let results = await perform(work)
             apply(results, at: now)
         }
         finishAndArchive(at: now)
+        watchFaults(at: now)
+        flush()
+    }
+
+    /// Every `watchInterval`, reads back the faults of every target that
+    /// should be injected now, in a task of its own so the loop goes on;
+    /// the targets are busy meanwhile, so no recovery races a restore.
+    private func watchFaults(at moment: Date) {
+        guard let interval = configuration.watchInterval, !watching, !halted, moment >= nextWatch else { return }
+        nextWatch = moment.addingTimeInterval(interval)
+        var work: [Work] = []
+        for (uid, record) in experiments where record.selected && record.finishedAt == nil && record.failure == nil {
+            guard !record.document.spec.isOneShot, record.desiredPhase(at: moment) == .run else { continue }
+            for (index, target) in record.records.enumerated() where target.phase == .injected && !target.attacks.isEmpty {
+                if inFlight.contains(TargetKey(experiment: uid, index: index)) { continue }
+                markBusy(uid, index)
+                work.append(Work(experiment: uid, index: index, operation: .watch, attacks: target.attacks))
+            }
+        }
+        guard !work.isEmpty else { return }
+        watching = true
+        // One call for the whole round: a host reads back all its faults at
+        // once, however many targets they belong to.
+        let daemon = self.daemon
+        Task { [weak self] in
+            let lost = await daemon.heal(work.flatMap(\.attacks))
+            await self?.finishWatch(work, lost: lost)
+        }
+    }
+
+    private func finishWatch(_ work: [Work], lost: [LostFault]) {
+        let byAttack = Dictionary(grouping: lost, by: \.attack)
+        apply(work.map { item in
+            Outcome(work: item, attacks: item.attacks, error: nil, lost: item.attacks.flatMap { byAttack[$0] ?? [] })
+        }, at: now)
+        watching = false
         flush()
     }
 
@@ -389,7 +533,7 @@ public actor Controller {
             // Finished runs beyond historyLimit are deleted, oldest first.
             let finished = schedule.runs.filter { run in
                 guard let record = experiments[run] else { return false }
-                return !record.isDeleted && [.finished, .failed].contains(record.status(at: moment))
+                return !record.isDeleted && record.isOver(at: moment)
             }
             let limit = max(spec.historyLimit ?? 1, 0)
             if finished.count > limit {
@@ -401,7 +545,7 @@ public actor Controller {
             guard !schedule.isPaused, !halted, let runSpec = spec.runSpec, case .chaos(let kind) = spec.type else { continue }
             let active = schedule.runs.filter { run in
                 guard let record = experiments[run], !record.isDeleted else { return false }
-                return ![.finished, .failed].contains(record.status(at: moment))
+                return !record.isOver(at: moment)
             }
             switch ScheduleDecision.decide(spec, createdAt: schedule.createdAt, lastScheduleTime: schedule.lastScheduleTime,
                                            activeRuns: active.count, now: moment) {
@@ -536,8 +680,13 @@ public actor Controller {
     /// loop injects them again while the experiment should run.
     public func restore() async {
         for uid in Array(experiments.keys) {
-            guard var record = experiments[uid], record.selected else { continue }
+            guard var record = experiments[uid] else { continue }
             let held = await daemon.attacks(ofExperiment: uid)
+            // Faults for targets the record does not name (injected before
+            // the selection was saved) are half-done work: undone.
+            let strays = held.filter { attack in !record.records.contains { $0.id == attack.target } }.map(\.uid)
+            if !strays.isEmpty { try? await daemon.recover(strays) }
+            guard record.selected else { continue }
             var changed = false
             for index in record.records.indices {
                 let target = record.records[index]
@@ -567,10 +716,21 @@ public actor Controller {
                     changed = true
                 }
             }
-            if changed {
-                store(record)
-                emit(record, reason: "Restored", message: "controller restarted: records matched with the host")
+            // The API answers while this runs: a delete or pause that came
+            // meanwhile is kept; only the targets' records are this pass's.
+            if changed, var current = experiments[uid] {
+                current.records = record.records
+                store(current)
+                emit(current, reason: "Restored", message: "controller restarted: records matched with the host")
             }
+        }
+        // Faults of experiments this controller does not know (a store lost
+        // or written too late by an older build) are nobody's to end: recovered now.
+        let orphans = configuration.recoversOrphans ? await daemon.recoverOrphans(keeping: Set(experiments.keys)) : 0
+        if orphans > 0 {
+            emit(kind: "Tumult", uid: "restore", namespace: "default", name: "restore", reason: "Recovered",
+                 message: "recovered \(orphans) fault\(orphans == 1 ? "" : "s") of experiments this controller does not know",
+                 type: .warning)
         }
         flush()
     }
@@ -578,7 +738,7 @@ public actor Controller {
     // MARK: Work
 
     struct Work: Sendable {
-        enum Operation: Sendable { case inject, recover }
+        enum Operation: Sendable { case inject, recover, watch }
         var experiment: String
         var index: Int
         var operation: Operation
@@ -590,6 +750,8 @@ public actor Controller {
         var work: Work
         var attacks: [String]
         var error: String?
+        /// What a watch found lost.
+        var lost: [LostFault] = []
     }
 
     private func perform(_ work: [Work]) async -> [Outcome] {
@@ -623,6 +785,8 @@ public actor Controller {
                         case .recover:
                             try await daemon.recover(item.attacks)
                             outcome = Outcome(work: item, attacks: [], error: nil)
+                        case .watch:
+                            return Outcome(work: item, attacks: item.attacks, error: nil, lost: await daemon.heal(item.attacks))
                         }
                     } catch {
                         outcome = Outcome(work: item, attacks: item.attacks, error: String(describing: error))
@@ -654,6 +818,9 @@ public actor Controller {
         for outcome in outcomes {
             let item = outcome.work
             markDone(item.experiment, item.index)
+            // A watch that found everything in place changes nothing: the
+            // record is not rewritten (10,000 experiments every 2 s would be).
+            if item.operation == .watch && outcome.lost.isEmpty { continue }
             guard var record = touched[item.experiment] ?? experiments[item.experiment],
                   record.records.indices.contains(item.index) else { continue }
             var target = record.records[item.index]
@@ -683,6 +850,31 @@ public actor Controller {
             case (.recover, let error?):
                 target.record(RecordEvent(type: .failed, operation: .recover, message: error, timestamp: moment))
                 emit(record, reason: "Failed", message: "recover \(target.id): \(error)", type: .warning)
+            case (.watch, _):
+                for lost in outcome.lost {
+                    target.faultsLost = (target.faultsLost ?? 0) + 1
+                    target.record(RecordEvent(type: .failed, operation: .apply, message: "fault lost: \(lost.detail)", timestamp: moment))
+                    emit(record, reason: "FaultLost", message: "fault lost on \(target.id): \(lost.detail)", type: .warning)
+                    configuration.observer?.didLoseFault(kind: record.kind.rawValue, restored: lost.restored)
+                    if lost.restored {
+                        target.faultsRestored = (target.faultsRestored ?? 0) + 1
+                        target.record(RecordEvent(type: .succeeded, operation: .apply, message: "fault restored", timestamp: moment))
+                        emit(record, reason: "FaultRestored", message: "fault restored on \(target.id)")
+                    } else {
+                        target.record(RecordEvent(type: .failed, operation: .apply, message: "not restored: \(lost.error ?? "")", timestamp: moment))
+                        emit(record, reason: "FaultNotRestored", message: "could not restore the fault on \(target.id): \(lost.error ?? "")",
+                             type: .warning)
+                    }
+                }
+                if outcome.lost.contains(where: { !$0.restored }) {
+                    // Whatever is left of the target's faults (the lost one
+                    // included, should its undo have failed half-way) is
+                    // recovered, then the target injected afresh after the
+                    // retry delay.
+                    target.retryAfter = moment.addingTimeInterval(configuration.retryDelay)
+                    lateRecoveries.append(Work(experiment: item.experiment, index: item.index, operation: .recover,
+                                               attacks: target.attacks))
+                }
             }
             record.records[item.index] = target
             touched[item.experiment] = record

@@ -55,27 +55,42 @@ public struct ExperimentRecord: Sendable, Equatable {
     public var allRecovered: Bool { records.allSatisfy { $0.phase == .notInjected } }
     public var allInjected: Bool { !records.isEmpty && records.allSatisfy { $0.phase == .injected } }
 
-    /// The one-word state the dashboard shows.
+    /// The one-word state the dashboard shows, in Chaos Mesh's order
+    /// (`GetChaosStatus`): deleting first, then paused (the pause
+    /// annotation, whatever the targets: an experiment paused before any
+    /// target was found, or with none to find, is paused, not failed),
+    /// then from the records.
     public func status(at now: Date) -> ExperimentStatusName {
         if isDeleted { return .deleting }
+        if isPaused { return .paused }
         if failure != nil { return .failed }
         if finishedAt != nil { return .finished }
         if document.spec.isOneShot && allInjected { return .finished }
         switch desiredPhase(at: now) {
         case .run: return allInjected ? .running : .injecting
-        case .stop:
-            if isPaused && !(endsAt.map { now >= $0 } ?? false) { return allRecovered ? .paused : .injecting }
-            return allRecovered ? .finished : .running
+        case .stop: return allRecovered ? .finished : .running
         }
     }
 
+    /// Whether the run is over, whatever the dashboard shows (a paused run
+    /// past its duration is over though it still reads `paused`): failed,
+    /// finished, a one-shot done, or past its duration with every target
+    /// recovered. Schedules and `tumult run` go by this, not by `status`.
+    public func isOver(at now: Date) -> Bool {
+        if failure != nil || finishedAt != nil { return true }
+        if document.spec.isOneShot { return allInjected }
+        guard let endsAt, now >= endsAt else { return false }
+        return allRecovered
+    }
+
     /// Chaos Mesh's conditions: Selected, AllInjected, AllRecovered, Paused.
+    /// Paused is the annotation, as Chaos Mesh's condition controller sets it.
     public func conditions(at now: Date) -> [Condition] {
         [
             Condition(type: "Selected", status: selected && failure == nil, message: failure),
             Condition(type: "AllInjected", status: allInjected),
             Condition(type: "AllRecovered", status: selected && allRecovered),
-            Condition(type: "Paused", status: isPaused && selected && allRecovered),
+            Condition(type: "Paused", status: isPaused),
         ]
     }
 }
@@ -110,6 +125,11 @@ public struct TargetRecord: Codable, Sendable, Hashable {
     public var pod: Pod
     /// No new attempt before this moment after a failed injection.
     public var retryAfter: Date?
+    /// Faults of this target found lost while it should have been injected,
+    /// and how many of those were restored (nil: none; optional so that
+    /// records stored before faults were watched still decode).
+    public var faultsLost: Int?
+    public var faultsRestored: Int?
 
     public init(pod: Pod) {
         self.id = pod.id

@@ -121,7 +121,7 @@ public final class InMemoryExperimentStore: ExperimentStore, @unchecked Sendable
     private var eventList: [EventRecord] = []
     private var archiveList: [String: ArchiveRecord] = [:]
     private var halted = false
-    /// Events kept; older ones are dropped.
+    /// Events kept (up to twice as many between trims); older ones are dropped.
     private let eventLimit = 10_000
 
     public init() {}
@@ -143,7 +143,10 @@ public final class InMemoryExperimentStore: ExperimentStore, @unchecked Sendable
                 nextID += 1
                 eventList.append(event)
             }
-            if eventList.count > eventLimit { eventList.removeFirst(eventList.count - eventLimit) }
+            // Trimmed in one go once twice the limit is reached: dropping one
+            // event per write would move the whole list each time (a write per
+            // acknowledged apply or delete).
+            if eventList.count > 2 * eventLimit { eventList.removeFirst(eventList.count - eventLimit) }
             if let value = batch.halted { halted = value }
         }
     }

@@ -14,7 +14,10 @@ public struct AttackRunner: Sendable {
     }
 
     /// Applies `fault` as a new attack and returns its uid. On failure the
-    /// attack is recorded as failed, with nothing left on the host.
+    /// attack is recorded as failed, with nothing left on the host; when
+    /// the injector failed before its first change (a target that is not
+    /// there), the attack is forgotten: the caller has the error, and a
+    /// journal row would only record a request that never touched the host.
     public func inject<Injector: FaultInjector>(_ fault: Injector.Fault, with injector: Injector, action: String,
                                                 target: String, endsAt: Date? = nil, owner: Int32? = nil) throws -> String {
         if try journal.isHalted() {
@@ -30,14 +33,20 @@ public struct AttackRunner: Sendable {
             try injector.apply(fault, attack: uid, recorder: journal.recorder(for: uid))
         } catch {
             try? journal.update(uid, state: .failed, message: String(describing: error))
+            _ = try? journal.forgetUntouched(uid)
             throw error
         }
         try journal.update(uid, state: .injected)
         return uid
     }
 
-    /// Undoes one attack from its journal record. Idempotent.
+    /// Undoes one attack from its journal record. Idempotent. Holds the
+    /// attack's lock, so a restore after a loss cannot interleave.
     public func recover(_ uid: String) throws {
+        try journal.locks.withLock(uid) { try recoverLocked(uid) }
+    }
+
+    private func recoverLocked(_ uid: String) throws {
         guard let attack = try journal.attack(uid) else {
             throw FaultError(.recoverFailed, "no attack \(uid) in the journal")
         }
@@ -55,6 +64,67 @@ public struct AttackRunner: Sendable {
         try journal.update(uid, state: attack.state == .failed ? .failed : .recovered)
     }
 
+    /// Reads back one injected attack: what of it is no longer on the host
+    /// (empty while it holds, or when the attack is not injected).
+    public func check(_ uid: String) throws -> [String] {
+        guard let attack = try journal.attack(uid), attack.state == .injected else { return [] }
+        guard let family = registry.family(attack.family) else { return [] }
+        let steps = try journal.steps(of: uid).filter(\.applied)
+        return try family.check(steps.map(\.undo), uid)
+    }
+
+    /// Reads back one injected attack and, when part of it is lost, undoes
+    /// what is left and applies the journaled fault again under the same
+    /// uid, journal first as always. Returns nil while the fault holds.
+    /// When applying again fails, the attack ends `failed` with nothing
+    /// left on the host, and the repair says why. While the host is halted
+    /// (`tumult halt`) nothing is applied again.
+    public func heal(_ uid: String) -> FaultRepair? {
+        journal.locks.withLock(uid) { healLocked(uid) }
+    }
+
+    private func healLocked(_ uid: String) -> FaultRepair? {
+        // An emergency stop is in force: nothing is applied again, whoever asks.
+        if (try? journal.isHalted()) == true { return nil }
+        let problems: [String]
+        do { problems = try check(uid) } catch { return nil }
+        guard !problems.isEmpty, let attack = try? journal.attack(uid), let family = registry.family(attack.family) else {
+            return nil
+        }
+        let lost = problems.joined(separator: "; ")
+        do {
+            try journal.update(uid, state: .recovering, message: "lost: \(lost)")
+            try family.recover(try journal.steps(of: uid).map(\.undo), uid)
+            try journal.removeSteps(of: uid)
+            try journal.update(uid, state: .injecting, message: "lost: \(lost); applying again")
+        } catch {
+            try? journal.update(uid, state: .recovering, message: "lost: \(lost); could not undo what was left: \(error)")
+            return FaultRepair(uid: uid, family: attack.family, lost: lost, restored: false,
+                               error: "could not undo what was left of it: \(error)")
+        }
+        do {
+            try family.apply(attack.fault, uid, journal.recorder(for: uid))
+        } catch {
+            try? journal.update(uid, state: .failed, message: "lost: \(lost); could not apply it again: \(error)")
+            return FaultRepair(uid: uid, family: attack.family, lost: lost, restored: false,
+                               error: "could not apply it again: \(error)")
+        }
+        try? journal.update(uid, state: .injected, message: "lost (\(lost)) and restored")
+        // Applied again, the fault must read back as whole at once: a check
+        // that still disagrees with the injector's own read-back would
+        // otherwise restore it again and again.
+        let again = (try? check(uid)) ?? []
+        guard again.isEmpty else {
+            let detail = again.joined(separator: "; ")
+            try? journal.update(uid, state: .recovering, message: "lost: \(lost); lost again at once: \(detail)")
+            try? family.recover(try journal.steps(of: uid).map(\.undo), uid)
+            try? journal.update(uid, state: .failed, message: "lost: \(lost); lost again at once after applying it again: \(detail)")
+            return FaultRepair(uid: uid, family: attack.family, lost: lost, restored: false,
+                               error: "applied again, but lost again at once: \(detail)")
+        }
+        return FaultRepair(uid: uid, family: attack.family, lost: lost, restored: true, error: nil)
+    }
+
     /// Recovers every attack that is not yet recovered; returns the uids
     /// done and the errors of the others.
     public func recoverAll() -> (recovered: [String], failures: [String: String]) {
@@ -69,5 +139,25 @@ public struct AttackRunner: Sendable {
             }
         }
         return (recovered, failures)
+    }
+}
+
+/// A fault found lost by its liveness check, and whether it was restored.
+public struct FaultRepair: Sendable, Hashable, Codable {
+    public var uid: String
+    /// The journal's family (`network`).
+    public var family: String
+    /// What was missing, in words.
+    public var lost: String
+    public var restored: Bool
+    /// Why it could not be restored.
+    public var error: String?
+
+    public init(uid: String, family: String, lost: String, restored: Bool, error: String?) {
+        self.uid = uid
+        self.family = family
+        self.lost = lost
+        self.restored = restored
+        self.error = error
     }
 }

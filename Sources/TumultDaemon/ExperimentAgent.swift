@@ -12,11 +12,19 @@ public struct ExperimentAgent: Sendable {
     public let runner: AttackRunner
     public let translators: TranslatorRegistry
     public let options: TranslationOptions
+    /// The process that holds this agent's attacks in the foreground
+    /// (`tumult run`): journaled with each, so that a server on the same
+    /// host leaves them to it.
+    public let owner: Int32?
 
-    public init(journal: Journal, registry: InjectorRegistry = .standard(),
-                translators: TranslatorRegistry = .standard(), options: TranslationOptions) {
+    /// `registry` defaults to the standard one with the helpers detached as
+    /// `options` says, so a fault applied again after a loss is made the
+    /// same way as the first time.
+    public init(journal: Journal, registry: InjectorRegistry? = nil,
+                translators: TranslatorRegistry = .standard(), options: TranslationOptions, owner: Int32? = nil) {
         self.journal = journal
-        self.runner = AttackRunner(journal: journal, registry: registry)
+        self.owner = owner
+        self.runner = AttackRunner(journal: journal, registry: registry ?? .standard(detachHelpers: options.detachHelpers))
         self.translators = translators
         self.options = options
     }
@@ -38,7 +46,7 @@ public struct ExperimentAgent: Sendable {
         var injected: [String] = []
         for fault in planned {
             do {
-                injected.append(try fault.inject(with: runner, target: name, endsAt: endsAt))
+                injected.append(try fault.inject(with: runner, target: name, endsAt: endsAt, owner: owner))
             } catch {
                 var leftovers: [String] = []
                 for uid in injected.reversed() {
@@ -73,10 +81,32 @@ public struct ExperimentAgent: Sendable {
         }
     }
 
+    /// Reads back each of `attacks` and applies again those found lost
+    /// (`AttackRunner.heal`); returns what was found.
+    /// Side by side: most of a check is waiting for `tc` and `iptables-save`.
+    public func heal(_ attacks: [String]) -> [FaultRepair] {
+        let repairs = ConcurrentResults<FaultRepair?>(count: attacks.count)
+        DispatchQueue.concurrentPerform(iterations: attacks.count) { index in
+            repairs.set(index, runner.heal(attacks[index]))
+        }
+        return repairs.values.compactMap { $0 }
+    }
+
     /// The uids among `attacks` whose journal state is `injected`. An attack
     /// the journal does not know, or that is being injected, recovered or
     /// has failed, is not in place.
     public func stillInjected(_ attacks: [String]) -> Set<String> {
         Set(attacks.filter { uid in (try? journal.attack(uid))??.state == .injected })
     }
+}
+
+/// Results filled in by index from several threads.
+final class ConcurrentResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [T?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
+    var values: [T] { lock.withLock { slots.compactMap { $0 } } }
 }

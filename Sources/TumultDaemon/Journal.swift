@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import TumultFaults
+import TumultSystem
 
 /// The attack journal: an SQLite file under Tumult's state directory that
 /// records every attack and, *before* each host change, how to undo it.
@@ -39,6 +40,13 @@ public final class Journal: Sendable {
         public var ownerPID: Int32?
 
         public var needsRecovery: Bool { state != .recovered && state != .failed }
+
+        /// Whether another live process holds it in the foreground (a
+        /// `tumult run`, a `tumult attack --duration`): its to end, not ours.
+        public var isHeldByAnotherProcess: Bool {
+            guard let ownerPID, ownerPID != getpid() else { return false }
+            return Processes.isAlive(ownerPID)
+        }
     }
 
     /// One recorded host change and how to undo it.
@@ -55,12 +63,15 @@ public final class Journal: Sendable {
 
     public let path: String
     private let database: DatabaseQueue
+    /// Held while an attack is recovered or restored (`journal.lock` beside the journal).
+    public let locks: AttackLock
 
     /// Opens (creating if needed) `journal.sqlite` in `directory`.
     public init(directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         path = directory.appendingPathComponent("journal.sqlite").path
+        locks = AttackLock(path: directory.appendingPathComponent("journal.lock").path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         database = try DatabaseQueue(path: path, configuration: configuration)
@@ -94,7 +105,10 @@ public final class Journal: Sendable {
                 table.column("value", .text).notNull()
             }
         }
-        try migrator.migrate(database)
+        // Two `tumult` processes opening a new journal at once would both
+        // create its tables: the first to hold the lock migrates, the other
+        // then finds the work done.
+        try locks.withLock("journal-migration") { try migrator.migrate(database) }
     }
 
     /// True after `tumult halt` until `tumult unhalt`: every process on this
@@ -155,6 +169,27 @@ public final class Journal: Sendable {
     public func steps(of uid: String) throws -> [Step] {
         try database.read { db in
             try Step.fetchAll(db, sql: "SELECT * FROM step WHERE attack = ? ORDER BY sequence", arguments: [uid])
+        }
+    }
+
+    /// Removes attack `uid` if it recorded no step, that is, if it never
+    /// began a change on the host (steps are written before each change);
+    /// returns whether it was removed.
+    @discardableResult
+    public func forgetUntouched(_ uid: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM attack WHERE uid = ? AND NOT EXISTS (SELECT 1 FROM step WHERE attack = ?)",
+                           arguments: [uid, uid])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Forgets `uid`'s steps once they are undone, before the fault is
+    /// applied again under the same uid (restoring a lost fault): the new
+    /// steps then describe exactly what is on the host.
+    public func removeSteps(of uid: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM step WHERE attack = ?", arguments: [uid])
         }
     }
 

@@ -18,6 +18,9 @@ public protocol ChangeRecorder: AnyObject {
 /// reads it back after; on failure it undoes what it did and throws.
 /// `recover` takes the recorded undo steps (newest last) and is idempotent:
 /// undoing what is already gone, or a target that vanished, succeeds.
+/// `check` is the read-back again, while the fault runs: a fault that was
+/// applied can still be lost (its engine killed, its rules flushed, its
+/// process resumed by someone), and a chaos tool must notice.
 public protocol FaultInjector: Sendable {
     associatedtype Fault: Codable & Sendable
     associatedtype UndoStep: Codable & Sendable
@@ -27,6 +30,12 @@ public protocol FaultInjector: Sendable {
 
     func apply(_ fault: Fault, attack: String, recorder: ChangeRecorder) throws
     func recover(_ steps: [UndoStep], attack: String) throws
+
+    /// What of the applied fault is no longer in place, read from the host
+    /// through its recorded steps (the objects `apply` made); empty while
+    /// the fault holds. A target that is gone is not a lost fault (there is
+    /// nothing left to restore it into): that reads as holding.
+    func check(_ steps: [UndoStep], attack: String) -> [String]
 }
 
 extension FaultInjector {

@@ -23,11 +23,12 @@ struct APIRoutes: Sendable {
                 }
                 return try await list(request, schedules: isSchedule)
             }
-            group.post { request, _ in try await create(request) }
+            group.post { request, _ in try await create(request, schedulesOnly: isSchedule) }
             group.delete { request, _ in
                 let uids = (request.uri.queryParameters.get("uids") ?? "").split(separator: ",").map(String.init)
                 guard !uids.isEmpty else { throw APIError(.badRequest, "BadRequest", "uids is required (?uids=a,b)") }
-                for uid in uids { try await controller.delete(uid) }
+                // All or none: an unknown uid deletes nothing.
+                try await controller.delete(all: uids)
                 return JSONResponse.make(["status": "success"])
             }
             group.get("state") { request, _ in try await state(request, schedules: isSchedule) }
@@ -105,7 +106,6 @@ struct APIRoutes: Sendable {
     func list(_ request: Request, schedules: Bool) async throws -> Response {
         let query = request.uri.queryParameters
         let namespace = query.get("namespace"), name = query.get("name"), kind = query.get("kind"), status = query.get("status")
-        let moment = await controller.currentDate()
         if schedules {
             let items = await controller.allSchedules().filter { $0.deletedAt == nil }.map { ScheduleItem($0) }.filter {
                 (namespace == nil || $0.namespace == namespace) && (name == nil || $0.name == name)
@@ -113,11 +113,12 @@ struct APIRoutes: Sendable {
             }
             return JSONResponse.make(items)
         }
-        let items = await controller.allExperiments().map { ExperimentItem($0, at: moment) }.filter {
-            (namespace == nil || $0.namespace == namespace) && (name == nil || $0.name == name)
-                && (kind == nil || $0.kind == kind) && (status == nil || $0.status == status)
-        }
-        return JSONResponse.make(items)
+        // Served from the items encoded at earlier requests; the controller
+        // hands its records over only when they changed.
+        let cache = parts.experimentList
+        let snapshot = await controller.experimentsSnapshot(changedSince: cache.revision)
+        return cache.response(revision: snapshot.revision, records: snapshot.records, at: snapshot.now,
+                              filter: .init(namespace: namespace, name: name, kind: kind, status: status))
     }
 
     func detail(_ uid: String, schedules: Bool) async throws -> Response {
@@ -151,13 +152,19 @@ struct APIRoutes: Sendable {
     }
 
     /// Applies one or more documents (JSON, or YAML with any number of
-    /// `---` documents). Nothing is applied when any document is invalid.
-    func create(_ request: Request) async throws -> Response {
+    /// `---` documents). Nothing is applied when any document is invalid;
+    /// unknown fields are errors unless `?fieldValidation=Warn|Ignore` says
+    /// otherwise. Warnings come back in each answer and as `Warning` headers.
+    /// The documents are applied all together or not at all; `/api/schedules`
+    /// takes only Schedules.
+    func create(_ request: Request, schedulesOnly: Bool = false) async throws -> Response {
+        let validation = try Self.fieldValidation(of: request)
+        try TypedBody.require(request)
         let body = try await request.body.collect(upTo: Self.bodyLimit)
         let text = String(buffer: body)
         let reports: [DocumentLoader.Report]
         do {
-            reports = try DocumentLoader().load(text)
+            reports = try DocumentLoader().load(text, fieldValidation: validation)
         } catch {
             throw APIError(.badRequest, "ValidationError", "the body is not YAML or JSON: \(error)")
         }
@@ -176,21 +183,34 @@ struct APIRoutes: Sendable {
                                     document: reports.count > 1 ? report.index : nil))
             }
         }
+        if schedulesOnly {
+            for report in reports {
+                guard let document = report.document, document.kind != .schedule else { continue }
+                errors.append(.init(path: "kind", message: "\(document.kind.rawValue): only a Schedule can be created here (use /api/experiments)",
+                                    document: reports.count > 1 ? report.index : nil))
+            }
+        }
         guard errors.isEmpty else {
             let first = errors[0]
             throw APIError(.badRequest, "ValidationError", "invalid document: \(first.path): \(first.message)", errors: errors)
         }
-        var bodies: [AppliedObject] = []
-        for document in documents {
-            let (uid, result) = try await controller.apply(document)
-            let moment = await controller.currentDate()
+        // Every report is valid here: one document each, in order.
+        let warnings = Self.warnings(of: reports)
+        var bodies: [AppliedAnswer] = []
+        let applied = try await controller.apply(all: documents)
+        let moment = await controller.currentDate()
+        for ((uid, result), documentWarnings) in zip(applied, warnings) {
             if let record = await controller.experiment(uid) {
-                bodies.append(AppliedObject(experiment: ExperimentDetail(record, at: moment), schedule: nil, result: result.rawValue))
+                bodies.append(AppliedAnswer(applied: AppliedObject(experiment: ExperimentDetail(record, at: moment), schedule: nil,
+                                                                   result: result.rawValue),
+                                            warnings: documentWarnings))
             } else if let record = await controller.schedule(uid) {
-                bodies.append(AppliedObject(experiment: nil, schedule: ScheduleDetail(record), result: result.rawValue))
+                bodies.append(AppliedAnswer(applied: AppliedObject(experiment: nil, schedule: ScheduleDetail(record), result: result.rawValue),
+                                            warnings: documentWarnings))
             }
         }
-        return bodies.count == 1 ? JSONResponse.make(bodies[0]) : JSONResponse.make(bodies)
+        let response = bodies.count == 1 ? JSONResponse.make(bodies[0]) : JSONResponse.make(bodies)
+        return Self.addingWarningHeaders(warnings.flatMap { $0 }, to: response)
     }
 
     func archives(_ request: Request) async throws -> Response {

@@ -17,14 +17,25 @@ public struct ServerConfiguration: Sendable {
     public var home: URL
     public var inventoryPath: String?
     public var networkBackend: String = "auto"
+    /// `--allowed-origin`: origins (`https://chaos.example.com`) or host
+    /// names besides the listen address that browsers may reach it by.
+    public var allowedOrigins: [String] = []
+    /// Connections served at once (`--max-connections`); at the limit the
+    /// oldest idle one, or one still sending its head, makes room.
+    public var connectionLimit: Int = 1024
+    /// Time a connection has to send a whole request head (slowloris).
+    public var headerTimeout: Duration = .seconds(10)
+    /// Time a kept-alive connection may wait for its next request.
+    public var idleTimeout: Duration = .seconds(30)
 
     public init(home: URL) {
         self.home = home
     }
 
-    /// True for 127.0.0.0/8, ::1 and localhost.
+    /// True for 127.0.0.0/8, ::1 and localhost, parsed as addresses: a
+    /// name such as `127.attacker.invalid` is not loopback.
     public var listensOnLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        host.lowercased() == "localhost" || IPAddressText(RequestOrigins.normalisedHost(host))?.isLoopback == true
     }
 }
 
@@ -35,6 +46,8 @@ public struct ServerParts: Sendable {
     public let inventory: any PodInventory
     /// Whether API calls need the bearer token.
     public let requiresToken: Bool
+    /// `GET /api/experiments`' encoded items, kept between requests.
+    let experimentList = ExperimentListCache()
 }
 
 /// Builds the controller over the local host agent and the store, and the
@@ -56,29 +69,48 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     let metrics = TumultMetrics(kinds: agent.translators.kinds.map(\.rawValue))
     var controllerConfiguration = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
     controllerConfiguration.observer = metrics
+    controllerConfiguration.recoversOrphans = true
     let controller = try Controller(daemon: daemon, inventory: inventory, store: store,
                                     configuration: controllerConfiguration)
     let parts = ServerParts(controller: controller, daemon: daemon, inventory: inventory,
                             requiresToken: !(configuration.token ?? "").isEmpty)
 
+    let listening = ListeningSignal()
+    let port = ListeningPort()
+    let routeMethods = RouteMethods()
     let router = Router(context: BasicRequestContext.self)
     // Metrics: first, to time every request, refused ones included.
     router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorMiddleware())
+    // Cross-site and rebinding requests are refused before the token is looked at.
+    router.add(middleware: RequestGuardMiddleware(origins: RequestOrigins(listenHost: configuration.host, allowed: configuration.allowedOrigins),
+                                                  listening: port, bodyLimit: APIRoutes.bodyLimit))
     if let token = configuration.token, !token.isEmpty {
         router.add(middleware: BearerTokenMiddleware(token: token))
     }
+    router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
     APIRoutes(parts: parts).register(on: router)
     DashboardRoutes(parts: parts).register(on: router)
     ChaosdRoutes(daemon: daemon).register(on: router)
     // Metrics: `GET /metrics`, behind the bearer token like the API.
     MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
+    OpenAPIRoutes().register(on: router)
+    routeMethods.load(from: router)
 
+    // Timeouts and a connection limit: a flood cannot lock out `POST /api/halt`.
+    let connections = ConnectionGuard.serving(configuration, registry: metrics.registry, logger: logger)
     let application = Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult"),
-        services: [ControllerService(controller: controller, logger: logger)],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        server: connections.server,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult",
+                             backlog: connections.backlog),
+        services: [ControllerService(controller: controller, listening: listening, logger: logger),
+                   FaultWatchService(daemon: daemon, controller: controller, listening: listening, metrics: metrics, logger: logger)],
+        onServerRunning: { channel in
+            port.set(channel.localAddress?.port ?? configuration.port)
+            listening.listening()
+            await onServerRunning(channel.localAddress?.port ?? 0)
+        },
         logger: logger)
     return (application, parts)
 }

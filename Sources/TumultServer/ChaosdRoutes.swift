@@ -16,24 +16,16 @@ struct ChaosdRoutes: Sendable {
             guard let type = ChaosdCommands.kinds[kind] else {
                 throw APIError(.notFound, "NotFound", "no attack kind \(kind) (network, process, stress, disk)")
             }
+            try TypedBody.require(request)
             let body = try await request.body.collect(upTo: 1 << 20)
-            let command: any ChaosdCommand
-            do {
-                command = try JSONDecoder().decode(type, from: Data(buffer: body))
-            } catch let DecodingError.keyNotFound(key, _) {
-                throw APIError(.badRequest, "ValidationError", "\(key.stringValue): required field is missing",
-                               errors: [.init(path: key.stringValue, message: "required field is missing")])
-            } catch let DecodingError.typeMismatch(_, context) {
-                let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-                throw APIError(.badRequest, "ValidationError", "\(path): \(context.debugDescription)",
-                               errors: [.init(path: path, message: context.debugDescription)])
-            } catch {
-                throw APIError(.badRequest, "ValidationError", "the body is not a chaosd \(kind) command: \(error)")
-            }
+            let command = try ChaosdCommands.decode(type, from: Data(buffer: body), kind: kind)
             let planned = try command.planned()
             if try daemon.journal.isHalted() {
                 throw APIError(.conflict, "Halted", "Tumult is halted (emergency stop): new faults are refused until `tumult unhalt`")
             }
+            // What the body names must be on the host before anything is journaled.
+            let checks = command.hostChecks
+            try await blocking { try ChaosdHost().verify(checks) }
             let target = command.targetDescription
             let uid: String
             do {

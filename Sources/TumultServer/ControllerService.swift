@@ -7,9 +7,21 @@ import TumultController
 /// process exits; experiments stay in the store and resume at the next start.
 struct ControllerService: Service {
     let controller: Controller
+    let listening: ListeningSignal
     let logger: Logger
 
     func run() async throws {
+        let bound = await withGracefulShutdownHandler {
+            await listening.wait()
+        } onGracefulShutdown: {
+            listening.abandon()
+        }
+        guard bound, !Task.isCancelled else {
+            // The faults a crashed server left stay in place for the next
+            // server that does get its port.
+            logger.warning("the server never listened: experiments and faults left as they are")
+            return
+        }
         await controller.start()
         logger.info("controller started")
         try? await gracefulShutdown()

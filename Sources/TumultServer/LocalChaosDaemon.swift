@@ -32,6 +32,11 @@ public struct LocalChaosDaemon: ChaosDaemon {
         (try? await blocking { agent.stillInjected(attacks) }) ?? []
     }
 
+    public func heal(_ attacks: [String]) async -> [LostFault] {
+        let repairs = (try? await blocking { agent.heal(attacks) }) ?? []
+        return repairs.map { LostFault(attack: $0.uid, detail: $0.lost, restored: $0.restored, error: $0.error) }
+    }
+
     public func attacks(ofExperiment experiment: String) async -> [HostAttack] {
         let prefix = experiment + "/"
         let attacks = (try? await blocking { try journal.attacks() }) ?? []
@@ -53,6 +58,32 @@ public struct LocalChaosDaemon: ChaosDaemon {
             let direct = try journal.attacks().filter { $0.needsRecovery && !Self.isExperimentTarget($0.target) }
             return Self.recoverConcurrently(direct.map(\.uid), with: agent.runner)
         }
+    }
+
+    public func recoverOrphans(keeping experiments: Set<String>) async -> Int {
+        (try? await blocking {
+            let orphans = try journal.attacks().filter { attack in
+                guard attack.needsRecovery, Self.isExperimentTarget(attack.target),
+                      let experiment = attack.target.split(separator: "/").first else { return false }
+                return !attack.isHeldByAnotherProcess && !experiments.contains(String(experiment))
+            }
+            return Self.recoverConcurrently(orphans.map(\.uid), with: agent.runner)
+        }) ?? 0
+    }
+
+    /// The liveness check of the attacks made outside experiments and
+    /// held by no process (chaosd's API, detached `tumult attack`): each
+    /// read back and, when lost, applied again. Experiments' attacks are
+    /// the controller's to watch; a foreground attack watches its own.
+    public func healDirectAttacks() async -> [(attack: Journal.Attack, repair: FaultRepair)] {
+        (try? await blocking {
+            let direct = try journal.attacks().filter {
+                $0.state == .injected && $0.ownerPID == nil && !Self.isExperimentTarget($0.target)
+            }
+            // The agent's heal, as for experiments: the checks side by side.
+            let byUID = Dictionary(uniqueKeysWithValues: direct.map { ($0.uid, $0) })
+            return agent.heal(direct.map(\.uid)).compactMap { repair in byUID[repair.uid].map { ($0, repair) } }
+        }) ?? []
     }
 
     /// Experiment attacks are journaled as `UID/NAMESPACE/POD`.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import TumultController
 
 /// The API's error body: Chaos Mesh dashboard's `{code, type, message,
@@ -43,7 +44,7 @@ struct APIError: Error, Sendable {
             var full_text: String
             var errors: [FieldError]
         }
-        let fullText = ([message] + errors.map { "\($0.path): \($0.message)" }).joined(separator: "\n")
+        let fullText = ([message] + errors.map { "\($0.path): \($0.message)" }.filter { $0 != message }).joined(separator: "\n")
         return JSONResponse.make(Body(code: status.code, type: type, message: message, full_text: fullText, errors: errors),
                                  status: status)
     }
@@ -58,6 +59,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.response
         } catch let error as ControllerError {
             return APIError(error).response
+        } catch is NIOTooManyBytesError {
+            return APIError(.contentTooLarge, "PayloadTooLarge", "the body is larger than this route accepts").response
         } catch let error as HTTPError {
             return APIError(error.status, error.status == .notFound ? "NotFound" : "BadRequest", error.body ?? error.status.reasonPhrase).response
         } catch {
@@ -80,7 +83,11 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         if given.isEmpty, path == DashboardRoutes.streamPath, let query = request.uri.queryParameters.get("token") {
             given = "Bearer " + query
         }
-        guard Self.constantTimeEqual(given, "Bearer " + token) else {
+        // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+        let parts = given.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        let presented = parts.count == 2 && parts[0].lowercased() == "bearer"
+            ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+        guard Self.constantTimeEqual(presented, token) else {
             return APIError(.unauthorized, "Unauthorized", "a bearer token is required (Authorization: Bearer TOKEN)").response
         }
         return try await next(request, context)

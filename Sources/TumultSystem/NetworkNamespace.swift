@@ -28,21 +28,31 @@ public enum NetworkNamespace: Sendable, Hashable, Codable, CustomStringConvertib
     public var exists: Bool {
         switch self {
         case .host: true
-        case .named(let name): FileManager.default.fileExists(atPath: "/var/run/netns/\(name)")
-        case .process(let pid): FileManager.default.fileExists(atPath: "/proc/\(pid)/ns/net")
+        case .named, .process: path.map { FileManager.default.fileExists(atPath: $0) } ?? false
         }
     }
 
     /// The namespace's identity (its inode), to tell whether two refer to the same one.
     public var inode: UInt64? {
-        let path: String
-        switch self {
-        case .host: path = "/proc/1/ns/net"
-        case .named(let name): path = "/var/run/netns/\(name)"
-        case .process(let pid): path = "/proc/\(pid)/ns/net"
-        }
+        guard let path = self == .host ? "/proc/1/ns/net" : path else { return nil }
         var info = stat()
         return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    /// The file that is the namespace; nil for the host's, and for a name
+    /// that would lead out of /var/run/netns (`../../proc/1/ns/net`) or a
+    /// pid that is none. Callers check names with `HostNames` first; this
+    /// is the last line, so that an injector never acts on such a name:
+    /// every injector asks `exists` before it changes anything.
+    public var path: String? {
+        switch self {
+        case .host: nil
+        case .named(let name) where name.isEmpty || name == "." || name == ".." || name.contains("/")
+            || name.contains("\0"): nil
+        case .named(let name): "/var/run/netns/\(name)"
+        case .process(let pid) where pid <= 0: nil
+        case .process(let pid): "/proc/\(pid)/ns/net"
+        }
     }
 
     public var description: String {

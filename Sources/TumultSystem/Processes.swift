@@ -39,7 +39,9 @@ public enum Processes {
 
     /// Sends SIGTERM, then SIGKILL after `grace` seconds, and waits for the end.
     public static func stop(_ pid: Int32, grace: TimeInterval = 2) {
-        guard isAlive(pid) else { return }
+        var status: Int32 = 0
+        // A helper of ours that died already is a zombie until reaped.
+        guard isAlive(pid) else { _ = waitpid(pid, &status, WNOHANG); return }
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(grace)
         while isAlive(pid) && Date() < deadline { usleep(10_000) }
@@ -48,7 +50,6 @@ public enum Processes {
             while isAlive(pid) { usleep(5_000) }
         }
         // Reap it if it is our child, so it does not linger as a zombie.
-        var status: Int32 = 0
         _ = waitpid(pid, &status, WNOHANG)
     }
 

@@ -1,9 +1,18 @@
+import CTumultSystem
 import Foundation
 
 /// Starts child processes with posix_spawn: no shell, standard input from
-/// /dev/null, no descriptor of ours leaking into the child (every pipe is
-/// close-on-exec), and waiting done with waitpid on the calling thread —
-/// nothing that needs a run loop or a signal handler of Foundation's.
+/// /dev/null, and waiting done with waitpid on the calling thread — nothing
+/// that needs a run loop or a signal handler of Foundation's.
+///
+/// Every child gets standard input, output and error and nothing else:
+/// the child closes every other descriptor before it runs (closefrom), so a
+/// helper never holds the server's listening socket, its SQLite files, an
+/// epoll or a pipe of ours, whoever opened them and whether or not they
+/// were close-on-exec. And every child is started from one thread that
+/// lives as long as the process (`SpawnThread`), so a helper that asks to
+/// die with its parent (PR_SET_PDEATHSIG, which follows the thread that
+/// started it) dies with this process, not with a pool thread.
 public enum Spawn {
     /// A started child: its pid and the read ends of its output pipes.
     public struct Child: Sendable {
@@ -21,10 +30,9 @@ public enum Spawn {
         let path = try ProcessCommandRunner.locate(name).path
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         if captureOutput {
-            guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            guard tumult_pipe_cloexec(&outPipe) == 0, tumult_pipe_cloexec(&errPipe) == 0 else {
                 throw SystemError.processFailed("cannot create a pipe: \(String(cString: strerror(errno)))")
             }
-            for descriptor in outPipe + errPipe { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -36,6 +44,13 @@ public enum Spawn {
         } else {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        // Everything above standard error is closed in the child, after the
+        // dup2s above: it is the one place every spawn passes through.
+        let closing = tumult_spawn_addclosefrom(&actions, 3)
+        guard closing == 0 else {
+            if captureOutput { (outPipe + errPipe).forEach { close($0) } }
+            throw SystemError.processFailed("cannot ask the child to close inherited descriptors: \(String(cString: strerror(closing)))")
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -60,7 +75,7 @@ public enum Spawn {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        let status = SpawnThread.shared.perform { posix_spawn(&pid, path, &actions, &attributes, argv, envp) }
         if captureOutput {
             close(outPipe[1])
             close(errPipe[1])
@@ -109,5 +124,62 @@ public enum Spawn {
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}
+
+/// The thread every child is started from, for the whole life of the
+/// process. Linux sends PR_SET_PDEATHSIG when the *thread* that started the
+/// child exits, and Swift's cooperative threads and Dispatch's worker
+/// threads retire after a few idle seconds: a helper of `tumult run`
+/// started from one of them died with that thread, mid-fault. Starting
+/// every child here makes "dies with its parent" mean with this process.
+final class SpawnThread: @unchecked Sendable {
+    static let shared = SpawnThread()
+
+    /// A job and the semaphore its caller waits on.
+    private final class Job {
+        var work: (() -> Void)?
+        let done = DispatchSemaphore(value: 0)
+        init(_ work: @escaping () -> Void) { self.work = work }
+    }
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var thread: Thread?
+
+    private init() {
+        let thread = Thread { [unowned self] in self.serve() }
+        thread.name = "tumult.spawn"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Runs `body` on the spawn thread and returns its result; the caller
+    /// waits (a posix_spawn returns as soon as the child has exec'd).
+    func perform<T>(_ body: () -> T) -> T {
+        if Thread.current == thread { return body() }
+        return withoutActuallyEscaping(body) { escaping in
+            var result: T?
+            let job = Job { result = escaping() }
+            condition.lock()
+            jobs.append(job)
+            condition.signal()
+            condition.unlock()
+            job.done.wait()
+            return result!
+        }
+    }
+
+    private func serve() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.work?()
+            // The caller's closure must be released before the caller goes on.
+            job.work = nil
+            job.done.signal()
+        }
     }
 }

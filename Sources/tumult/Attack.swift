@@ -32,6 +32,12 @@ struct AttackOptions: ParsableArguments {
 
     func validate() throws {
         if netns != nil && pid != nil { throw ValidationError("Give --netns or --pid, not both.") }
+        if let netns, let problem = HostNames.problem(withNetworkNamespace: netns) {
+            throw ValidationError("--netns: \(problem).")
+        }
+        if let pid, let problem = HostNames.problem(withPID: Int64(pid), tumult: getpid()) {
+            throw ValidationError("--pid: \(problem).")
+        }
         if let duration {
             guard let parsed = try? GoDuration(parsing: duration), parsed.nanoseconds > 0 else {
                 throw ValidationError("--duration: \"\(duration)\" is not a positive duration (e.g. 30s, 5m).")
@@ -60,7 +66,8 @@ enum AttackDriver {
     static func run<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String,
                                              target: String, options: AttackOptions) throws {
         let journal = try options.journal()
-        let runner = AttackRunner(journal: journal, registry: .standard())
+        // A foreground attack's helpers die with it, those it starts again after a loss too.
+        let runner = AttackRunner(journal: journal, registry: .standard(detachHelpers: options.durationValue == nil))
         guard let duration = options.durationValue else {
             let uid = try runner.inject(fault, with: injector, action: action, target: target)
             print(uid)
@@ -78,7 +85,22 @@ enum AttackDriver {
         fflush(nil)
         let terminal = isatty(STDERR_FILENO) == 1
         var lastShown = -1
+        var nextCheck = Date().addingTimeInterval(watchInterval)
+        var unrestored: String?
         while Date() < end && interrupted == 0 {
+            // The liveness check: the fault read back every few seconds, applied again when lost.
+            if Date() >= nextCheck {
+                nextCheck = Date().addingTimeInterval(watchInterval)
+                if let repair = runner.heal(uid) {
+                    let line = repair.restored ? "fault lost (\(repair.lost)); restored"
+                        : "fault lost (\(repair.lost)); could not restore it: \(repair.error ?? "")"
+                    FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+                    if !repair.restored {
+                        unrestored = repair.lost
+                        break
+                    }
+                }
+            }
             let elapsed = Int(Date().timeIntervalSince(start))
             if elapsed != lastShown {
                 let line = "\(action) on \(target): \(elapsed)s of \(Int(duration.seconds))s"
@@ -90,7 +112,13 @@ enum AttackDriver {
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         try runner.recover(uid)
         FileHandle.standardError.write(Data("recovered \(uid)\(interrupted != 0 ? " (interrupted)" : "")\n".utf8))
+        if let unrestored {
+            throw FaultError(.applyFailed, "the fault was lost (\(unrestored)) and could not be applied again: it did not hold for its duration")
+        }
     }
+
+    /// Seconds between two read-backs of a foreground attack's fault.
+    static let watchInterval: TimeInterval = 2
 }
 
 /// `tumult attack list`: the journal's attacks.

@@ -26,6 +26,7 @@ struct DiskOptions: ParsableArguments {
         if attack.netns != nil || attack.pid != nil {
             throw ValidationError("--netns and --pid do not apply to disk attacks: name the filesystem with --path.")
         }
+        if let problem = HostNames.problem(withPath: directory) { throw ValidationError("--path: \(problem).") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("--path: there is no directory \(path).")

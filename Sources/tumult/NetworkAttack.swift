@@ -47,7 +47,7 @@ struct NetworkOptions: ParsableArguments {
         if let ipProtocol, !["tcp", "udp", "icmp", "all"].contains(ipProtocol) {
             throw ValidationError("--protocol: \"\(ipProtocol)\" is not tcp, udp, icmp or all.")
         }
-        if let device, let problem = NetworkAddress.problem(withDevice: device) {
+        if let device, let problem = HostNames.problem(withDevice: device) {
             throw ValidationError("--device: \(problem).")
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TumultDaemon
 import TumultFaults
+import TumultModel
 
 /// `tumult attack process ACTION`.
 struct ProcessAttack: ParsableCommand {
@@ -33,6 +34,13 @@ struct ProcessOptions: ParsableArguments {
         let given = [attack.netns != nil, attack.pid != nil, name != nil, cgroup != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("Give exactly one of --netns, --pid, --process, --cgroup.") }
         if name?.isEmpty == true { throw ValidationError("--process needs a name.") }
+        if let cgroup {
+            // CONTROLLER:PATH or PATH; the path is read from the hierarchy's root, so `..` would leave it.
+            let path = cgroup.hasPrefix("/") ? cgroup : String(cgroup.split(separator: ":", maxSplits: 1).last ?? "")
+            if let problem = HostNames.problem(withPath: path.hasPrefix("/") ? path : "/" + path) {
+                throw ValidationError("--cgroup: \(problem).")
+            }
+        }
     }
 
     var target: ProcessTarget {

@@ -17,7 +17,11 @@ struct RunCommand: AsyncParsableCommand {
             recovered. A steady-state check (--check-url, or a StatusCheck document among the files) is \
             probed before, during and after: when it fails during the run, every fault is recovered at once \
             and the exit status is 3. Ctrl-C recovers and exits 130.
-            Exit status: 0 success; 1 an injection or recovery failed, or no target was selected; \
+            Every 2 s each fault is read back on the host (engine alive, rules and qdiscs present, workers \
+            running, processes still stopped, cgroups still frozen ...); a fault found lost is applied again \
+            and the run prints FaultLost / FaultRestored. \
+            Exit status: 0 success; 1 an injection or recovery failed, a fault was lost and could not be \
+            restored, or no target was selected; \
             2 invalid input; 3 the steady-state check failed.
             """
     )
@@ -27,7 +31,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Labels and namespaces of the pods (default $TUMULT_INVENTORY, else $TUMULT_HOME/inventory.yaml).", valueName: "file"))
     var inventory: String?
 
-    @Option(help: ArgumentHelp("How long each experiment holds when its document has no duration (e.g. 30s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("How long each experiment holds, instead of its document's spec.duration (e.g. 30s).", valueName: "duration"))
     var duration: String?
 
     @Option(name: .customLong("check-url"),
@@ -65,7 +69,8 @@ struct RunCommand: AsyncParsableCommand {
         if try journal.isHalted() {
             throw RunFailure(status: 1, "Tumult is halted (emergency stop): nothing is injected until `tumult unhalt`")
         }
-        let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: false, networkBackend: networkBackend))
+        let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: false, networkBackend: networkBackend),
+                                    owner: getpid())
         let inventoryPath = LocalPodInventory.defaultPath(given: inventory, home: Journal.defaultDirectory())
         if let inventoryPath {
             do { _ = try InventoryFile.load(path: inventoryPath) } catch let error as InventoryFileError {
@@ -109,7 +114,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             let records = await uids.asyncMap { await controller.experiment($0) }.compactMap { $0 }
             let moment = await controller.currentDate()
-            if records.allSatisfy({ [.finished, .failed].contains($0.status(at: moment)) }) { break }
+            if records.allSatisfy({ $0.isOver(at: moment) }) { break }
             if interruption.signalled {
                 record.note("interrupted", "signal received: recovering")
                 break
@@ -148,6 +153,11 @@ struct RunCommand: AsyncParsableCommand {
             for target in experiment.records {
                 if target.injectedCount == 0 {
                     problems.append("\(label): \(target.id) was never injected (\(target.events.last?.message ?? "no attempt"))")
+                }
+                let lost = target.faultsLost ?? 0, restored = target.faultsRestored ?? 0
+                if lost > restored {
+                    problems.append("\(label): \(target.id): \(lost - restored) of its faults \(lost - restored == 1 ? "was" : "were") lost "
+                                    + "during the run and could not be restored at once")
                 }
                 if target.phase == .injected && !experiment.document.spec.isOneShot {
                     problems.append("\(label): \(target.id) is still injected (run `tumult recover --all`)")
@@ -213,9 +223,10 @@ struct RunCommand: AsyncParsableCommand {
         return (documents, probe)
     }
 
-    /// The document with `--duration` where it has none.
+    /// The document with `--duration` instead of its own: a CI job or a
+    /// first try shortens (or lengthens) a run without editing the file.
     static func withDuration(_ document: ChaosDocument, _ duration: GoDuration?) -> ChaosDocument {
-        guard let duration, document.spec.duration == nil, !document.spec.isOneShot,
+        guard let duration, !document.spec.isOneShot,
               case .object(var object)? = try? document.encoded(), case .object(var spec)? = object["spec"] else { return document }
         spec["duration"] = .string(duration.text)
         object["spec"] = .object(spec)
@@ -277,6 +288,9 @@ final class RunJournal: @unchecked Sendable {
         var phase: String
         var injected: Int
         var recovered: Int
+        /// Faults found lost during the run, and how many were restored.
+        var lost: Int
+        var restored: Int
     }
 
     let path: String?
@@ -300,7 +314,7 @@ final class RunJournal: @unchecked Sendable {
     private func emit(_ step: Step) {
         steps.append(step)
         let offset = String(format: "%6.2fs", step.time.timeIntervalSince(started))
-        print("\(offset)  \(step.step.padding(toLength: 10, withPad: " ", startingAt: 0)) \(step.object.map { "\($0): " } ?? "")\(step.message)")
+        print("\(offset)  \(step.step.count >= 10 ? step.step : step.step.padding(toLength: 10, withPad: " ", startingAt: 0)) \(step.object.map { "\($0): " } ?? "")\(step.message)")
         fflush(nil)
     }
 
@@ -308,7 +322,8 @@ final class RunJournal: @unchecked Sendable {
         summaries.append(Summary(
             experiment: "\(record.kind.rawValue)/\(record.namespace)/\(record.name)", status: record.status(at: moment).rawValue,
             targets: record.records.map {
-                TargetSummary(id: $0.id, phase: $0.phase.rawValue, injected: $0.injectedCount, recovered: $0.recoveredCount)
+                TargetSummary(id: $0.id, phase: $0.phase.rawValue, injected: $0.injectedCount, recovered: $0.recoveredCount,
+                              lost: $0.faultsLost ?? 0, restored: $0.faultsRestored ?? 0)
             }))
     }
 

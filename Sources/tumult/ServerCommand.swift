@@ -11,7 +11,8 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Run experiments from Chaos Mesh documents, with Chaos Mesh's dashboard API (default 127.0.0.1:2333).",
         discussion: """
             Keeps experiments, schedules, events and archives in $TUMULT_HOME/tumult.sqlite. On SIGTERM or \
-            Ctrl-C it recovers every fault it injected before exiting; after a crash it starts again from the \
+            Ctrl-C it recovers every fault its experiments injected before exiting (chaosd attacks stay until deleted); \
+            after a crash it starts again from the \
             store, ending running experiments on time. Off loopback every API call needs the bearer token \
             (--token or $TUMULT_TOKEN).
             """
@@ -30,11 +31,34 @@ struct ServerCommand: AsyncParsableCommand {
             help: "kernel: sch_netem; userspace: Tumult's NFQUEUE engine; auto: the kernel when it has netem.")
     var networkBackend: String = "auto"
 
+    @Option(name: .customLong("allowed-origin"),
+            help: ArgumentHelp("""
+                An origin (https://chaos.example.com) or host name that browsers may reach the server by, besides its \
+                listen address and localhost; repeat for several. Requests with any other Host or Origin get 403.
+                """, valueName: "origin"))
+    var allowedOrigins: [String] = []
+
     @Option(help: ArgumentHelp("Where the store and the journal live (default $TUMULT_HOME, else /var/lib/tumult).", valueName: "directory"))
     var home: String?
 
+    @Option(name: .customLong("max-connections"),
+            help: "Connections served at once; at the limit the oldest idle one makes room (default 1024).")
+    var maxConnections: Int = 1024
+
+    @Option(name: .customLong("header-timeout"), help: ArgumentHelp("Seconds a connection has to send a request head.", valueName: "seconds"))
+    var headerTimeout: Double = 10
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a kept-alive connection may wait for its next request.", valueName: "seconds"))
+    var idleTimeout: Double = 30
+
     func validate() throws {
         _ = try address()
+        guard maxConnections > 0, headerTimeout > 0, idleTimeout > 0 else {
+            throw ValidationError("--max-connections, --header-timeout and --idle-timeout must be positive.")
+        }
+        for origin in allowedOrigins {
+            if let problem = RequestOrigins.problem(withAllowed: origin) { throw ValidationError("--allowed-origin: \(problem).") }
+        }
         guard ["auto", "kernel", "userspace"].contains(networkBackend) else {
             throw ValidationError("--network-backend: \"\(networkBackend)\" is not kernel, userspace or auto.")
         }
@@ -65,6 +89,9 @@ struct ServerCommand: AsyncParsableCommand {
             }
         }
         configuration.networkBackend = networkBackend
+        configuration.connectionLimit = maxConnections
+        (configuration.headerTimeout, configuration.idleTimeout) = (.seconds(headerTimeout), .seconds(idleTimeout))
+        configuration.allowedOrigins = allowedOrigins
         if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
             throw ValidationError("--listen \(listen): listening beyond loopback needs a bearer token (--token or $TUMULT_TOKEN).")
         }

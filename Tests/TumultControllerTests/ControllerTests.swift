@@ -42,6 +42,28 @@ actor RecordingDaemon: ChaosDaemon {
         return 0
     }
 
+    /// Attacks the next liveness check finds lost, and whether it restores them.
+    var losing: [String: Bool] = [:]
+
+    func heal(_ attacks: [String]) async -> [LostFault] {
+        attacks.compactMap { uid in
+            guard let restorable = losing.removeValue(forKey: uid) else { return nil }
+            if !restorable { injected[uid] = nil }
+            return LostFault(attack: uid, detail: "engine gone", restored: restorable, error: restorable ? nil : "cannot start it")
+        }
+    }
+
+    func lose(_ attack: String, restorable: Bool) { losing[attack] = restorable }
+
+    func recoverOrphans(keeping experiments: Set<String>) async -> Int {
+        let orphans = injected.filter { !experiments.contains($0.value.experiment) }.map(\.key)
+        for uid in orphans {
+            injected[uid] = nil
+            recovered.append(uid)
+        }
+        return orphans.count
+    }
+
     func fail(_ target: String) { failingTargets.insert(target) }
     func heal(_ target: String) { failingTargets.remove(target) }
     var activeCount: Int { injected.count }
@@ -76,6 +98,10 @@ func makeController(_ daemon: RecordingDaemon, clock: ManualClock, pods: [Pod] =
     var configuration = Controller.Configuration(supportedKinds: [.networkChaos, .podChaos, .stressChaos])
     configuration.clock = { clock.now }
     configuration.retryDelay = 5
+    // The liveness check runs in a task of its own and keeps targets busy
+    // meanwhile; these tests step the loop by hand, so it is off here and
+    // ControllerWatchTests checks it.
+    configuration.watchInterval = nil
     return try Controller(daemon: daemon, inventory: StaticInventory(pods), store: store, configuration: configuration)
 }
 

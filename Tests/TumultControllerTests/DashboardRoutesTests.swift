@@ -67,17 +67,17 @@ import TumultModel
             let errors = try #require(answer["errors"] as? [[String: Any]])
             #expect(errors.contains { $0["path"] as? String == "spec.delay.latency" && $0["document"] as? Int == 1 })
 
-            let good = try Self.object(try await client.execute(uri: "/api/validate", method: .post,
+            let good = try Self.object(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"],
                                                                 body: ByteBuffer(string: DashboardBrowserTests.nowhere)).body)
             #expect(good["valid"] as? Bool == true)
             #expect((good["documents"] as? [[String: Any]])?.first?["kind"] as? String == "NetworkChaos")
 
-            let syntax = try Self.object(try await client.execute(uri: "/api/validate", method: .post,
+            let syntax = try Self.object(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"],
                                                                   body: ByteBuffer(string: "spec:\n  a: [1, 2\n  b: 3\n")).body)
             #expect(syntax["valid"] as? Bool == false)
             #expect((syntax["errors"] as? [[String: Any]])?.first?["line"] as? Int != nil)
 
-            let unsupported = try Self.object(try await client.execute(uri: "/api/validate", method: .post, body: ByteBuffer(string: """
+            let unsupported = try Self.object(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"], body: ByteBuffer(string: """
                 apiVersion: chaos-mesh.org/v1alpha1
                 kind: TimeChaos
                 metadata: {name: skew}
@@ -113,7 +113,7 @@ import TumultModel
         try await withServer(token: "s3cret") { (client: any TestClientProtocol, _: ServerParts) async throws in
             #expect(try await client.execute(uri: "/", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/assets/\(DashboardAssets.version)/app.js", method: .get).status == .ok)
-            #expect(try await client.execute(uri: "/api/validate", method: .post, body: ByteBuffer(string: "{}")).status == .unauthorized)
+            #expect(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"], body: ByteBuffer(string: "{}")).status == .unauthorized)
             #expect(try await client.execute(uri: "/api/stream", method: .get).status == .unauthorized)
             #expect(try await client.execute(uri: "/api/stream?token=nope", method: .get).status == .unauthorized)
             // The query token opens only the stream.

@@ -336,13 +336,16 @@ struct ExperimentEndToEndTests {
         // chaosd's client is curl; python's urllib stands in for it here.
         func call(_ method: String, _ path: String, _ body: String? = nil) async throws -> String {
             let script = """
-                import sys, urllib.request
+                import sys, urllib.request, urllib.error
                 request = urllib.request.Request(sys.argv[1], data=sys.argv[3].encode() if len(sys.argv) > 3 else None,
                                                  method=sys.argv[2], headers={"Content-Type": "application/json"})
-                print(urllib.request.urlopen(request).read().decode())
+                try:
+                    print(urllib.request.urlopen(request).read().decode())
+                except urllib.error.HTTPError as error:
+                    print(error.code, error.read().decode())
                 """
             let result = try await offPool { try Spawn.run(["python3", "-c", script, server.url + path, method] + (body.map { [$0] } ?? [])) }
-            return result.stdout
+            return result.stdout + result.stderr
         }
         let answer = try await call("POST", "/api/attack/network",
                                     #"{"action": "delay", "latency": "100ms", "device": "eth0", "netns": "\#(star.pods[0])"}"#)

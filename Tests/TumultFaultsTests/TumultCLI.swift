@@ -5,6 +5,8 @@ import TumultSystem
 /// `TUMULT_HOME` of the test's own (a fresh temporary directory).
 struct TumultCLI {
     let home: String
+    /// More environment for every command (e.g. `TUMULT_NETEM`).
+    var environment: [String: String] = [:]
 
     init(home: String = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-home-\(UUID().uuidString)").path) {
         self.home = home
@@ -26,12 +28,12 @@ struct TumultCLI {
     /// Runs `tumult ARGUMENTS` to the end.
     @discardableResult
     func run(_ arguments: [String]) throws -> CommandResult {
-        try Spawn.run([Self.executable.path] + arguments, environment: ["TUMULT_HOME": home])
+        try Spawn.run([Self.executable.path] + arguments, environment: environment.merging(["TUMULT_HOME": home]) { $1 })
     }
 
     /// Starts `tumult ARGUMENTS` without waiting for it.
     func start(_ arguments: [String]) throws -> Spawn.Child {
-        try Spawn.start([Self.executable.path] + arguments, environment: ["TUMULT_HOME": home])
+        try Spawn.start([Self.executable.path] + arguments, environment: environment.merging(["TUMULT_HOME": home]) { $1 })
     }
 
     /// Removes the home directory and everything in it.

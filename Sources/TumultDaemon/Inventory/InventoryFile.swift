@@ -176,13 +176,10 @@ public struct InventoryFile: Sendable, Hashable {
             : "\"\(namespace)\" is not a valid namespace (lower-case letters, digits and '-', at most 63)"
     }
 
-    /// What `ip netns add` accepts: a file name under /var/run/netns.
+    /// What `ip netns add` accepts: a file name under /var/run/netns (the
+    /// rule every netns name goes through).
     static func netnsProblem(_ netns: String) -> String? {
-        if netns.isEmpty || netns == "." || netns == ".." || netns.contains("/") || netns.contains("\0")
-            || netns.utf8.count > 255 {
-            return "\"\(netns)\" is not a valid network namespace name (a file name under /var/run/netns)"
-        }
-        return nil
+        HostNames.problem(withNetworkNamespace: netns)
     }
 
     static func isDNSLabel(_ label: Substring) -> Bool {

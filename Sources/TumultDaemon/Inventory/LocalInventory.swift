@@ -10,8 +10,9 @@ import TumultSystem
 ///   annotations and Kubernetes-style namespace come from the inventory
 ///   entry with that `netns`; without one it is the pod `default/NAME` with
 ///   no labels. Its pid is the lowest pid whose `/proc/PID/ns/net` is that
-///   namespace (nil when no process lives there); its IPs are its
-///   interfaces' addresses except loopback and IPv6 link-local ones.
+///   namespace, leaving out Tumult's own helpers (nil when no other process
+///   lives there); its IPs are its interfaces' addresses except loopback and
+///   IPv6 link-local ones.
 /// - An inventory entry whose network namespace does not exist is still
 ///   listed, with phase `Unknown`, no pid and no IPs: a typo in the file or
 ///   a namespace not made yet shows in `tumult get pods` instead of the pod
@@ -140,15 +141,27 @@ public struct LocalInventory: Sendable {
         return entries.filter { !$0.hasPrefix(".") }.sorted()
     }
 
-    /// One pass over /proc: for each network namespace inode, its lowest pid.
+    /// One pass over /proc: for each network namespace inode, its lowest
+    /// pid that is not one of Tumult's helpers.
     static func lowestPidByNamespace() -> [UInt64: Int32] {
         var lowest: [UInt64: Int32] = [:]
         for pid in ProcessTable.pids() {  // ascending
-            if let inode = ProcessTable.networkNamespaceInode(of: pid), lowest[inode] == nil {
+            // The environment is read only for a namespace's first candidate,
+            // so a listing stays one stat per process plus one read per namespace.
+            if let inode = ProcessTable.networkNamespaceInode(of: pid), lowest[inode] == nil, !isHelper(pid) {
                 lowest[inode] = pid
             }
         }
         return lowest
+    }
+
+    /// Whether `pid` is one of Tumult's helpers: the userspace packet engine,
+    /// the DNS responder, stress workers, disk payload `dd`s. Each carries
+    /// `TUMULT_ATTACK=<uid>`. They are not the pod's processes: listed as
+    /// its pid, a namespace that holds nothing but an engine would show the
+    /// engine as the pod, and PodChaos and StressChaos would aim at it.
+    static func isHelper(_ pid: Int32) -> Bool {
+        Processes.environment(of: pid, "TUMULT_ATTACK") != nil
     }
 
     /// The addresses of `netns`'s interfaces; nil when the namespace vanished

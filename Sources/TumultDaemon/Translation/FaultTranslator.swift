@@ -14,21 +14,22 @@ public struct PlannedFault: Sendable {
     public let summary: String
     /// The fault as JSON (what the journal keeps), for records and tests.
     public let encodedFault: String
-    private let injectWith: @Sendable (AttackRunner, _ target: String, _ endsAt: Date?) throws -> String
+    private let injectWith: @Sendable (AttackRunner, _ target: String, _ endsAt: Date?, _ owner: Int32?) throws -> String
 
     public init<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String, summary: String) {
         self.family = Injector.family
         self.action = action
         self.summary = summary
         self.encodedFault = (try? JSONEncoder().encode(fault)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        self.injectWith = { runner, target, endsAt in
-            try runner.inject(fault, with: injector, action: action, target: target, endsAt: endsAt)
+        self.injectWith = { runner, target, endsAt, owner in
+            try runner.inject(fault, with: injector, action: action, target: target, endsAt: endsAt, owner: owner)
         }
     }
 
-    /// Journals and applies the fault; returns the attack's uid.
-    public func inject(with runner: AttackRunner, target: String, endsAt: Date?) throws -> String {
-        try injectWith(runner, target, endsAt)
+    /// Journals and applies the fault; returns the attack's uid. `owner`:
+    /// the process that holds it in the foreground, if any.
+    public func inject(with runner: AttackRunner, target: String, endsAt: Date?, owner: Int32? = nil) throws -> String {
+        try injectWith(runner, target, endsAt, owner)
     }
 }
 

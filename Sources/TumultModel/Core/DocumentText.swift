@@ -1,16 +1,16 @@
 import Yams
 
 /// Turns text into `Value` trees and back: YAML (multi-document, `---`) and
-/// JSON. Guards against input that would exhaust the stack or memory before
-/// any model code sees it.
+/// JSON. Guards against input that would exhaust the stack, the memory or
+/// the CPU before any model code sees it: see `Budget`.
 public enum DocumentText {
     /// Deeper nesting than this is refused: no Chaos Mesh document comes near
     /// it, and unbounded recursion would crash the process instead of
     /// reporting an error.
     public static let maximumDepth = 64
     /// More nodes than this (after expanding YAML aliases) is refused, which
-    /// stops "billion laughs" documents.
-    public static let maximumNodes = 2_000_000
+    /// stops "billion laughs" documents. The standard budget's; see `Budget`.
+    public static var maximumNodes: Int { Budget.standard.nodes }
 
     public enum Format: String, Sendable, CaseIterable {
         case yaml
@@ -23,33 +23,52 @@ public enum DocumentText {
         public var description: String { message }
     }
 
-    /// Parses every document in `text`. JSON is recognised by its first
-    /// character; everything else is YAML.
+    /// Parses every document in `text` within the standard budget. JSON is
+    /// recognised by its first character; everything else is YAML.
     public static func parse(_ text: String) throws -> [Value] {
+        try parse(text, budget: .standard)
+    }
+
+    /// Parses every document in `text`. Text that would take more than
+    /// `budget` is refused with a `ParseError` that says which limit, before
+    /// the work is done.
+    public static func parse(_ text: String, budget: Budget) throws -> [Value] {
+        let size = text.utf8.count
+        if size > budget.bytes { throw budget.refuseBytes(size) }
         let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == "\u{FEFF}" }
         if trimmed.first == "{" || trimmed.first == "[" {
-            var parser = JSONParser(text: Substring(trimmed))
+            var parser = JSONParser(text: Substring(trimmed), budget: budget)
             let value = try parser.parseDocument()
             if case .array(let items) = value { return items }
             return [value]
         }
-        return try parseYAML(text)
+        return try parseYAML(text, budget: budget)
     }
 
-    static func parseYAML(_ text: String) throws -> [Value] {
+    static func parseYAML(_ text: String, budget: Budget = .standard) throws -> [Value] {
         let depth = estimatedYAMLDepth(text)
-        if depth > maximumDepth * 4 {
-            throw ParseError("document nests too deeply (more than \(maximumDepth) levels)")
+        if depth > budget.depth * 4 { throw budget.refuseDepth() }
+        // What the bytes show, before Yams builds anything.
+        let scan = YAMLPrescan(text)
+        if scan.aliases > budget.aliases { throw budget.refuseAliases() }
+        if let line = scan.aliasKeyLine {
+            throw ParseError("a mapping key must be a plain value, not an alias, a list, an object or a ? key, "
+                             + "in a document with aliases (line \(line))")
         }
+        if scan.nodes > budget.nodes { throw budget.refuseNodes(expandingAliases: false) }
         var documents: [Value] = []
         do {
-            var nodes = 0
             // Yams' document sequence swallows parse errors; the parser itself throws them.
             // No regex resolver: `PlainScalar` types plain scalars by hand,
             // which is most of the parse time saved.
             let parser = try Parser(yaml: text, resolver: .basic)
+            // Counted on Yams' trees, where an alias shares its anchor's node,
+            // before any alias is expanded into a `Value`.
+            var counter = ExpansionCounter(budget: budget)
+            var nodes = 0
             while let node = try parser.nextRoot() {
-                let value = try convert(node, depth: 0, nodes: &nodes)
+                try counter.add(node)
+                let value = try convert(node, depth: 0, nodes: &nodes, budget: budget)
                 if value != .null { documents.append(value) }
             }
         } catch let error as ParseError {
@@ -98,19 +117,15 @@ public enum DocumentText {
         }
     }
 
-    static func convert(_ node: Node, depth: Int, nodes: inout Int) throws -> Value {
+    static func convert(_ node: Node, depth: Int, nodes: inout Int, budget: Budget = .standard) throws -> Value {
         nodes += 1
-        if nodes > maximumNodes {
-            throw ParseError("document is too large (more than \(maximumNodes) nodes after expanding aliases)")
-        }
-        if depth > maximumDepth {
-            throw ParseError("document nests too deeply (more than \(maximumDepth) levels)")
-        }
+        if nodes > budget.nodes { throw budget.refuseNodes(expandingAliases: true) }
+        if depth > budget.depth { throw budget.refuseDepth() }
         switch node {
         case .scalar(let scalar):
             return scalarValue(scalar)
         case .sequence(let sequence):
-            return .array(try sequence.map { try convert($0, depth: depth + 1, nodes: &nodes) })
+            return .array(try sequence.map { try convert($0, depth: depth + 1, nodes: &nodes, budget: budget) })
         case .mapping(let mapping):
             var object = Value.Object()
             var merged: [Value.Object] = []
@@ -123,7 +138,7 @@ public enum DocumentText {
                 if name == "<<", case .scalar(let scalar) = key, scalar.style == .plain || scalar.style == .any {
                     // A YAML merge key: the keys of the mapping(s) it names,
                     // unless this mapping sets them itself.
-                    switch try convert(value, depth: depth + 1, nodes: &nodes) {
+                    switch try convert(value, depth: depth + 1, nodes: &nodes, budget: budget) {
                     case .object(let source): merged.append(source)
                     case .array(let sources): merged += sources.compactMap(\.objectValue)
                     default: throw ParseError("a merge key (<<) must name a mapping or a list of mappings")
@@ -133,7 +148,7 @@ public enum DocumentText {
                 if object[name] != nil {
                     throw ParseError("key \"\(name)\" appears twice in one mapping")
                 }
-                object[name] = try convert(value, depth: depth + 1, nodes: &nodes)
+                object[name] = try convert(value, depth: depth + 1, nodes: &nodes, budget: budget)
             }
             for source in merged {
                 for (key, value) in source.pairs where object[key] == nil { object[key] = value }
@@ -262,10 +277,14 @@ public enum DocumentText {
 /// fractions, which Foundation's does not.
 struct JSONParser {
     let bytes: [UInt8]
+    let budget: DocumentText.Budget
     var position = 0
+    /// Values read so far: a megabyte of `[1,1,1,...]` stops at the budget.
+    var nodes = 0
 
-    init(text: Substring) {
+    init(text: Substring, budget: DocumentText.Budget = .standard) {
         bytes = Array(text.utf8)
+        self.budget = budget
     }
 
     mutating func parseDocument() throws -> Value {
@@ -288,9 +307,9 @@ struct JSONParser {
     }
 
     mutating func parseValue(depth: Int) throws -> Value {
-        guard depth <= DocumentText.maximumDepth else {
-            throw DocumentText.ParseError("document nests too deeply (more than \(DocumentText.maximumDepth) levels)")
-        }
+        guard depth <= budget.depth else { throw budget.refuseDepth() }
+        nodes += 1
+        if nodes > budget.nodes { throw budget.refuseNodes(expandingAliases: false) }
         skipSpace()
         guard position < bytes.count else { throw error("unexpected end of input") }
         switch bytes[position] {

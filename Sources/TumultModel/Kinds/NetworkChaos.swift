@@ -99,7 +99,7 @@ public struct NetworkChaosSpec: PodTargetedSpec {
             }
         }
         for (field, name) in [("device", device), ("targetDevice", targetDevice)] {
-            if let name, let problem = NetworkAddress.problem(withDevice: name) {
+            if let name, let problem = HostNames.problem(withDevice: name) {
                 diagnostics.error(path.child(field), problem)
             }
         }

@@ -1407,7 +1407,7 @@ extension Diagnostics {
             report(path, "required for \(action.rawValue): the network interface to act on, e.g. \"eth0\"")
             return
         }
-        if let problem = NetworkAddress.problem(withDevice: device) { report(path, problem) }
+        if let problem = HostNames.problem(withDevice: device) { report(path, problem) }
     }
 
     /// chaosd's `CheckPid`: present and positive.

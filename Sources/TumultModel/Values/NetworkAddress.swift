@@ -29,11 +29,10 @@ public enum NetworkAddress {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    /// A Linux interface name: 1-15 characters, no '/', no white space.
+    /// A Linux interface name; the rule is `HostNames.problem(withDevice:)`,
+    /// shared by everything that names a device.
     public static func problem(withDevice name: String) -> String? {
-        let valid = !name.isEmpty && name.utf8.count <= 15 && name != "." && name != ".."
-            && !name.contains { $0 == "/" || $0 == ":" || $0.isWhitespace }
-        return valid ? nil : "\"\(name)\" is not a network device name (1-15 characters, no '/', ':' or spaces)"
+        HostNames.problem(withDevice: name)
     }
 
     public static func isIPv4(_ text: String) -> Bool {

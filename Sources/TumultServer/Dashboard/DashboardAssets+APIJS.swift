@@ -87,8 +87,10 @@ export const api = {
   experiments: (filter) => request('GET', `/api/experiments${q(filter)}`),
   experiment: (uid) => request('GET', `/api/experiments/${encodeURIComponent(uid)}`),
   experimentState: () => request('GET', '/api/experiments/state'),
-  create: (yaml) => request('POST', '/api/experiments', yaml, 'application/yaml'),
-  validate: (yaml) => request('POST', '/api/validate', yaml, 'application/yaml'),
+  // Unknown fields are errors, as kubectl 1.27+ makes them: a mistyped
+  // `jiter:` is refused, not applied without the jitter.
+  create: (yaml) => request('POST', '/api/experiments?fieldValidation=Strict', yaml, 'application/yaml'),
+  validate: (yaml) => request('POST', '/api/validate?fieldValidation=Strict', yaml, 'application/yaml'),
   pause: (collection, uid) => request('PUT', `/api/${collection}/pause/${encodeURIComponent(uid)}`),
   resume: (collection, uid) => request('PUT', `/api/${collection}/start/${encodeURIComponent(uid)}`),
   remove: (collection, uid) => request('DELETE', `/api/${collection}/${encodeURIComponent(uid)}`),

@@ -6,6 +6,8 @@ extension DashboardAssets {
 // New experiment: forms for the common faults write YAML into an editor
 // that the server validates as you type (`POST /api/validate`, nothing
 // applied); each problem shows on its line and beside its form field.
+// Unknown fields (a mistyped `jiter:`) are errors here and at Create, which
+// both ask for `fieldValidation=Strict` (see api.js), as kubectl does.
 
 import { api, APIError } from './api.js';
 import { h, clear, toast, option, debounce } from './ui.js';

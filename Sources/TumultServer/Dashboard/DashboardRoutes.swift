@@ -20,7 +20,10 @@ struct DashboardRoutes: Sendable {
     /// the handler notice a client that went away.
     static let heartbeat: Duration = .seconds(15)
     /// How often the stream looks at the emergency stop, which the
-    /// controller does not report as an update.
+    /// controller does not report as an update, and writes nothing to
+    /// learn whether its connection was closed: a write to a closed
+    /// connection fails at once, so a stream whose client went away (the
+    /// connection guard closes it) ends within this, not at the heartbeat.
     static let haltPoll: Duration = .milliseconds(250)
 
     /// Paths the bearer token does not guard: the page must load before it
@@ -82,17 +85,20 @@ struct DashboardRoutes: Sendable {
         var documents: [DocumentSummary]
     }
 
-    /// Checks documents exactly as `POST /api/experiments` would, and says
-    /// so without applying anything: the editor calls it as the user types.
+    /// Checks documents exactly as `POST /api/experiments` would, with the
+    /// same `?fieldValidation=` (Strict by default), and says so without
+    /// applying anything: the editor calls it as the user types.
     func validate(_ request: Request) async throws -> Response {
+        let validation = try APIRoutes.fieldValidation(of: request)
+        try TypedBody.require(request)
         let body = try await request.body.collect(upTo: APIRoutes.bodyLimit)
-        return JSONResponse.make(check(String(buffer: body)))
+        return JSONResponse.make(check(String(buffer: body), fieldValidation: validation))
     }
 
-    func check(_ text: String) -> Validation {
+    func check(_ text: String, fieldValidation validation: FieldValidation = .strict) -> Validation {
         let reports: [DocumentLoader.Report]
         do {
-            reports = try DocumentLoader().load(text)
+            reports = try DocumentLoader().load(text, fieldValidation: validation)
         } catch {
             let message = String(describing: error)
             return Validation(valid: false, errors: [Problem(path: FieldPath.root.description, message: message,
@@ -177,6 +183,8 @@ struct DashboardRoutes: Sendable {
                             if halted != last {
                                 continuation.yield(Self.event("halt", halted ? #"{"halted":true}"# : #"{"halted":false}"#))
                                 last = halted
+                            } else {
+                                continuation.yield("")
                             }
                             try await Task.sleep(for: Self.haltPoll)
                         }

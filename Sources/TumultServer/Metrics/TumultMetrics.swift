@@ -75,6 +75,10 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         static let recoveries = descriptor("tumult_recoveries_total", "Recoveries of one target, by kind and result.")
         static let activeFaults = descriptor("tumult_active_faults", "Targets whose record is Injected, by kind.")
         static let halted = descriptor("tumult_halted", "1 while the emergency stop is in force.")
+        static let faultsLost = descriptor("tumult_faults_lost_total",
+                                           "Faults found lost by the liveness check while they should hold, by kind.")
+        static let faultsRestored = descriptor("tumult_faults_restored_total",
+                                               "Lost faults applied again by the liveness check, by kind.")
         static let enginePackets = descriptor("tumult_engine_packets_total",
                                               "Packets the userspace engines handled, by network namespace and verdict.")
 
@@ -106,6 +110,16 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         outcomes(operation, kind: kind, succeeded: succeeded).increment()
     }
 
+    public func didLoseFault(kind: String, restored: Bool) {
+        lossCounters(kind: kind).lost.increment()
+        if restored { lossCounters(kind: kind).restored.increment() }
+    }
+
+    func lossCounters(kind: String) -> (lost: Prometheus.Counter, restored: Prometheus.Counter) {
+        (registry.makeCounter(descriptor: Metric.faultsLost.descriptor, labels: [("kind", kind)]),
+         registry.makeCounter(descriptor: Metric.faultsRestored.descriptor, labels: [("kind", kind)]))
+    }
+
     func latency(_ operation: ControllerOperation, kind: String) -> ValueHistogram {
         let metric = operation == .inject ? Metric.injectionDuration : Metric.recoveryDuration
         return registry.makeValueHistogram(descriptor: metric.descriptor, labels: [("kind", kind)], buckets: Self.latencyBuckets)
@@ -125,6 +139,7 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
                 _ = outcomes(operation, kind: kind, succeeded: true)
                 _ = outcomes(operation, kind: kind, succeeded: false)
             }
+            _ = lossCounters(kind: kind)
         }
     }
 

@@ -37,9 +37,13 @@ struct APIClient: Sendable {
     }
 
     /// `POST /api/experiments` (or schedules) with one document as JSON.
-    func apply(_ document: Value, to collection: ObjectCollection) async throws -> [Received<ExperimentDetail>] {
+    /// `fieldValidation` says what the server does with fields it does not
+    /// know (Kubernetes' query parameter; strict refuses them with their paths).
+    func apply(_ document: Value, to collection: ObjectCollection,
+               fieldValidation: FieldValidation = .strict) async throws -> [Received<ExperimentDetail>] {
         let body = Data(DocumentText.json([document]).utf8)
-        let answer = try await call(.post, collection.path, body: body, contentType: "application/json")
+        let answer = try await call(.post, collection.path, query: [("fieldValidation", fieldValidation.queryValue)],
+                                    body: body, contentType: "application/json")
         if case .array = answer { return try Self.items(ExperimentDetail.self, in: answer, what: "the applied documents") }
         return [Received(item: try Self.decode(ExperimentDetail.self, from: answer, what: "the applied document"),
                          json: answer)]

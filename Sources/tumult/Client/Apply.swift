@@ -9,18 +9,37 @@ struct Apply: AsyncParsableCommand {
         abstract: "Create or update experiments and schedules on `tumult server` from Chaos Mesh documents.",
         discussion: """
             Each document is sent on its own; Schedules (and legacy documents with spec.scheduler) go to \
-            the server's schedules. Exit status: 0 when every document was applied, 1 when the server \
-            refused any (its field paths are printed), 2 when an input cannot be read or the command is misused. \
-            Objects that are not chaos documents are reported as skipped.
+            the server's schedules. Fields the schema does not know are refused by default, as kubectl \
+            (1.27 and later) does: --validate=warn prints them and applies the document without them, \
+            --validate=ignore drops them silently. Exit status: 0 when every document was applied, 1 when \
+            the server refused any (its field paths are printed), 2 when an input cannot be read or the \
+            command is misused. Objects that are not chaos documents are reported as skipped.
             """
     )
 
     @OptionGroup var input: InputOptions
     @OptionGroup var server: ServerOptions
 
+    @Option(name: .customLong("validate"),
+            help: ArgumentHelp("Unknown fields: strict (errors, the document is not applied; the default), warn "
+                               + "(printed, the document applied without them) or ignore (dropped silently); "
+                               + "true means strict and false ignore, as in kubectl.",
+                               valueName: "strict|warn|ignore"))
+    var validation: FieldValidation?
+
+    /// What unknown fields are: `--validate`, strict by default and with `--strict`.
+    var fieldValidation: FieldValidation { validation ?? .strict }
+
+    func validate() throws {
+        if input.strict, let validation, validation != .strict {
+            throw ValidationError("--strict makes unknown fields errors; it cannot go with --validate=\(validation.rawValue).")
+        }
+    }
+
     func run() async throws {
         let client = try server.client()
         let loader = DocumentLoader(strict: input.strict)
+        let fieldValidation = self.fieldValidation
         var failed = false
         var unreadable = false
         for item in input.readInputs() {
@@ -41,7 +60,7 @@ struct Apply: AsyncParsableCommand {
                 continue
             }
             for (position, value) in values.enumerated() {
-                let report = loader.check(value, index: position + 1)
+                let report = loader.check(value, index: position + 1, fieldValidation: fieldValidation)
                 let prefix = "\(item.name): \(report.label)"
                 for diagnostic in report.diagnostics.items where diagnostic.severity == .warning {
                     printError("\(prefix): warning: \(diagnostic.path): \(diagnostic.message)")
@@ -59,7 +78,8 @@ struct Apply: AsyncParsableCommand {
                     request = ready
                 }
                 do {
-                    for answer in try await client.apply(request.body, to: request.collection) {
+                    for answer in try await client.apply(request.body, to: request.collection,
+                                                         fieldValidation: fieldValidation) {
                         print(Printing.applied(answer.item, fallbackKind: report.kind ?? ""))
                     }
                 } catch let error as ClientError where !error.isUnreachable {
@@ -88,8 +108,10 @@ struct Apply: AsyncParsableCommand {
 
     /// What to do with one document. A valid one is sent as the model
     /// encodes it (a legacy cron document becomes the Schedule it stands
-    /// for); an invalid one is sent as written, so that the server names its
-    /// problems, unless `--strict` already refused it here.
+    /// for, and fields `--validate=warn|ignore` let through are left out);
+    /// an invalid one, unknown fields under `--validate=strict` included, is
+    /// sent as written with the same `fieldValidation`, so that the server
+    /// names its problems, unless `--strict` already refused it here.
     static func request(for value: Value, report: DocumentLoader.Report, strict: Bool) -> Plan {
         switch report.outcome {
         case .skipped(let reason):
@@ -105,5 +127,12 @@ struct Apply: AsyncParsableCommand {
             let kind = value.objectValue?["kind"]?.stringValue.flatMap(ChaosKind.init(name:))
             return .send(Request(body: value, collection: kind == .schedule ? .schedules : .experiments))
         }
+    }
+}
+
+/// `--validate strict|warn|ignore|true|false`.
+extension FieldValidation: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(flag: argument)
     }
 }

@@ -1,0 +1,161 @@
+import TumultController
+import TumultModel
+
+/// The shapes the API sends and takes, as `APIModels.swift`, `Middleware.swift`,
+/// the chaosd commands and the dashboard routes encode them (snake_case keys
+/// of Chaos Mesh's dashboard; keys of optional values left out, never null).
+/// Objects list exactly their keys, so that a key the server adds without
+/// describing it fails `OpenAPITests` and schemathesis.
+extension TumultOpenAPI {
+    static var schemas: [String: JSONSchema] {
+        [
+            "Error": error,
+            "FieldError": fieldError,
+            "Status": .object("What a delete, pause or start answers.", required: [("status", .string(oneOf: ["success"]))]),
+            "ChaosDocument": chaosDocument(kinds: ChaosKind.allCases.map(\.rawValue)),
+            "ScheduleDocument": chaosDocument(kinds: [ChaosKind.schedule.rawValue]),
+            "Experiment": .object("An experiment in a list (the dashboard's core.Experiment).", required: experimentItem),
+            "ExperimentDetail": .object("An experiment with its Kubernetes object and status.",
+                                        required: experimentItem + [("kube_object", kubeObject)], optional: experimentExtra),
+            "AppliedExperiment": .object("An experiment as applied.", required: experimentItem + [("kube_object", kubeObject), applyResult],
+                                         optional: experimentExtra + [("warnings", .array(of: .ref("FieldError")))]),
+            "Schedule": .object("A schedule in a list.", required: scheduleItem),
+            "ScheduleDetail": .object("A schedule with its object and the experiments it started.",
+                                      required: scheduleItem + scheduleExtra, optional: [("last_schedule_time", .dateTime())]),
+            "AppliedSchedule": .object("A schedule as applied.", required: scheduleItem + scheduleExtra + [applyResult],
+                                       optional: [("last_schedule_time", .dateTime()),
+                                                  ("warnings", .array(of: .ref("FieldError")))]),
+            "StateCounts": .object("How many there are in each state.",
+                                   required: ExperimentStatusName.allCases.map { ($0.stateKey, .integer(minimum: 0)) }),
+            "Archive": .object("A finished experiment kept in the archive.", required: archiveItem),
+            "ArchiveDetail": .object("An archived experiment with its object.", required: archiveItem + [("kube_object", kubeObject)]),
+            "Event": event,
+            "Pod": pod,
+            "Config": .object("The dashboard's configuration.", required: [
+                ("security_mode", .string("\"true\" when API calls need the bearer token.", oneOf: ["true", "false"])),
+                ("version", .string()),
+                ("dns_server_create", .string(oneOf: ["true", "false"])),
+            ]),
+            "HaltState": .object("Whether the emergency stop is on.", required: [("halted", .boolean())]),
+            "HaltResult": .object("The emergency stop, done.", required: [
+                ("halted", .boolean()),
+                ("recovered", .integer("How many faults were recovered.", minimum: 0)),
+                ("elapsed_ms", .number("How long recovering everything took.")),
+            ]),
+            "Validation": validation,
+            "ChaosdReply": .object("chaosd's answer to an attack or a recovery.", required: [
+                ("status", .integer("Always 200.")), ("message", .string()), ("uid", .string("The attack's id, for DELETE /api/attack/{uid}.")),
+            ]),
+            "ChaosdExperiment": .object("chaosd's core.Experiment: one attack of the journal.", required: [
+                ("uid", .string()), ("created_at", .dateTime()), ("updated_at", .dateTime()),
+                ("status", .string(oneOf: ["created", "success", "recovering", "destroyed", "error"])),
+                ("kind", .string()), ("action", .string()), ("target", .string()),
+            ], optional: [("message", .string())]),
+            "NetworkAttack": networkAttack,
+            "ProcessAttack": processAttack,
+            "StressAttack": stressAttack,
+            "DiskAttack": diskAttack,
+        ]
+    }
+
+    /// `{code, type, message, full_text, errors}`: Chaos Mesh dashboard's
+    /// error body and every problem with its field path.
+    static let error = JSONSchema.object("Every error answer.", required: [
+        ("code", .integer("The HTTP status again.", minimum: 400, maximum: 599)),
+        ("type", .string("ValidationError, NotFound, Conflict, Halted, Unauthorized, Forbidden, UnsupportedMediaType, PayloadTooLarge ...")),
+        ("message", .string()),
+        ("full_text", .string("The message and every field error, one a line.")),
+        ("errors", .array(of: .ref("FieldError"))),
+    ])
+
+    static let fieldError = JSONSchema.object("One problem (or warning) with the field it is about.", required: [
+        ("path", .string("The field path: spec.delay.latency.")),
+        ("message", .string()),
+    ], optional: [("document", .integer("1-based, when the body held several documents.", minimum: 1))])
+
+    static let kubeObject = JSONSchema.any("The Kubernetes object as stored, with its status.")
+
+    static let applyResult = ("result", JSONSchema.string("What the apply did.", oneOf: ["created", "configured", "unchanged"]))
+
+    static let experimentItem: [(String, JSONSchema)] = [
+        ("uid", .string()),
+        ("kind", .string(oneOf: ChaosKind.allCases.map(\.rawValue))),
+        ("namespace", .string()),
+        ("name", .string()),
+        ("action", .string("The fault's action (delay, pod-kill ...).")),
+        ("created_at", .dateTime()),
+        ("status", .string(oneOf: ExperimentStatusName.allCases.map(\.rawValue))),
+    ]
+
+    static let experimentExtra: [(String, JSONSchema)] = [
+        ("failure", .string("Why the experiment failed.")),
+        ("schedule_uid", .string("The schedule that started it.")),
+    ]
+
+    static let scheduleItem: [(String, JSONSchema)] = [
+        ("uid", .string()),
+        ("kind", .string(oneOf: [ChaosKind.schedule.rawValue])),
+        ("namespace", .string()),
+        ("name", .string()),
+        ("type", .string("The kind it schedules.")),
+        ("schedule", .string("The cron expression.")),
+        ("created_at", .dateTime()),
+        ("status", .string(oneOf: ["running", "paused", "deleting"])),
+    ]
+
+    static let scheduleExtra: [(String, JSONSchema)] = [
+        ("experiment_uids", .array(of: .string())),
+        ("kube_object", kubeObject),
+    ]
+
+    static let archiveItem: [(String, JSONSchema)] = [
+        ("uid", .string()), ("kind", .string()), ("namespace", .string()), ("name", .string()), ("action", .string()),
+        ("start_time", .dateTime()), ("finish_time", .dateTime()),
+    ]
+
+    static let event = JSONSchema.object("One event of an experiment or schedule.", required: [
+        ("id", .integer(format: "int64")),
+        ("object_id", .string("The uid of the experiment or schedule.")),
+        ("created_at", .dateTime()),
+        ("namespace", .string()), ("name", .string()), ("kind", .string()),
+        ("type", .string(oneOf: ["Normal", "Warning"])),
+        ("reason", .string()), ("message", .string()),
+    ])
+
+    static let pod = JSONSchema.object("A target on this host: a named network namespace or a container.", required: [
+        ("name", .string()), ("namespace", .string()),
+        ("labels", .map(of: .string())), ("annotations", .map(of: .string())),
+        ("ips", .array(of: .string())),
+        ("nodeName", .string()), ("nodeLabels", .map(of: .string())),
+        ("phase", .string()),
+        ("source", .string(oneOf: ["netns", "docker", "podman", "given"])),
+    ], optional: [("netns", .string()), ("pid", .int32()), ("containerID", .string())])
+
+    static var validation: JSONSchema {
+        let problem = JSONSchema.object(required: [
+            ("path", .string()), ("message", .string()), ("document", .integer("1-based.", minimum: 1)),
+        ], optional: [("line", .integer("The line of a YAML syntax error."))])
+        let summary = JSONSchema.object(required: [("index", .integer(minimum: 1))],
+                                        optional: [("kind", .string()), ("name", .string()), ("namespace", .string())])
+        return .object("What applying the text would say, without applying it.", required: [
+            ("valid", .boolean()),
+            ("errors", .array(of: problem)),
+            ("warnings", .array(of: problem)),
+            ("documents", .array(of: summary)),
+        ])
+    }
+
+    /// A Chaos Mesh document; its spec is checked by kind, with field
+    /// paths in the 400 answer.
+    static func chaosDocument(kinds: [String]) -> JSONSchema {
+        .object("A Chaos Mesh document (chaos-mesh.org/v1alpha1); YAML bodies may hold several, separated by ---.", required: [
+            ("apiVersion", .string("chaos-mesh.org/v1alpha1")),
+            ("kind", .string(oneOf: kinds)),
+            ("metadata", .object(required: [("name", .string())],
+                                 optional: [("namespace", .string()), ("labels", .map(of: .string())),
+                                            ("annotations", .map(of: .string()))],
+                                 additionalProperties: true)),
+            ("spec", JSONSchema(type: "object", description: "The kind's spec (Chaos Mesh's CRD).", additionalProperties: .allowed(true))),
+        ])
+    }
+}

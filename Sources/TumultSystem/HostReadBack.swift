@@ -1,0 +1,84 @@
+import Foundation
+
+/// Read-backs shared by the fault families' liveness checks: each reads a
+/// whole namespace's state with one command, so checking every running
+/// fault every few seconds stays cheap.
+public enum HostReadBack {
+    /// One iptables chain a fault installed: `chain` in `table`, jumped to from `hook`.
+    public struct Chain: Sendable, Hashable {
+        public var table: String
+        public var hook: String
+        public var chain: String
+
+        public init(table: String, hook: String, chain: String) {
+            self.table = table
+            self.hook = hook
+            self.chain = chain
+        }
+    }
+
+    /// What is missing of `chains` (the chain with its rules, and the jump
+    /// to it from its hook), from one `iptables-save` of the namespace.
+    /// A failed `iptables-save` reports nothing missing: a read that did not
+    /// happen is no evidence of a loss.
+    public static func missingChains(_ chains: [Chain], runner inside: any CommandRunner) -> [String] {
+        guard !chains.isEmpty, let saved = try? inside.run(Command(["iptables-save"])), saved.succeeded else { return [] }
+        var rules: [String: [Substring]] = [:]
+        var table = ""
+        for line in saved.stdout.split(separator: "\n") {
+            if line.hasPrefix("*") { table = String(line.dropFirst()) } else if line.hasPrefix("-A ") { rules[table, default: []].append(line) }
+        }
+        var missing: [String] = []
+        for wanted in chains {
+            let lines = rules[wanted.table] ?? []
+            if !lines.contains(where: { $0.hasPrefix("-A \(wanted.chain) ") }) {
+                missing.append("iptables chain \(wanted.chain) (\(wanted.table)) is gone or empty")
+            } else if !lines.contains(where: { $0.hasPrefix("-A \(wanted.hook) ") && $0.hasSuffix(" -j \(wanted.chain)") }) {
+                missing.append("\(wanted.hook) (\(wanted.table)) no longer jumps to \(wanted.chain)")
+            }
+        }
+        return missing
+    }
+
+    /// Whether `pid` is still the helper that was started (same start
+    /// time), alive and not a zombie.
+    public static func helperAlive(_ pid: Int32?, startTime: UInt64?) -> Bool {
+        guard let pid, let entry = ProcessTable.entry(pid), !entry.isGone else { return false }
+        return startTime.map { $0 == entry.startTime } ?? true
+    }
+
+    /// Whether some NFQUEUE queue in `pid`'s network namespace is bound to
+    /// `pid` (`/proc/PID/net/netfilter/nfnetlink_queue`: queue number, then
+    /// the netlink port id, which the kernel gives a process's first netlink
+    /// socket as its pid). Nil when the file cannot be read.
+    public static func boundToQueue(_ pid: Int32) -> Bool? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/netfilter/nfnetlink_queue", encoding: .utf8) else {
+            return nil
+        }
+        return text.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
+    }
+
+    /// Whether a UDP socket in `pid`'s network namespace is bound to
+    /// 127.0.0.1:`port` (`/proc/PID/net/udp`). Nil when it cannot be read.
+    public static func listensUDP(_ pid: Int32, port: Int) -> Bool? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/udp", encoding: .utf8) else { return nil }
+        let wanted = String(format: "0100007F:%04X", port)
+        return text.split(separator: "\n").dropFirst().contains { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.map(String.init) == wanted
+        }
+    }
+
+    /// The value of `--name` (or `--name=value`) in `pid`'s command line.
+    public static func argument(_ name: String, of pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        for (index, argument) in arguments.enumerated() {
+            if argument == name, index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
+        }
+        return nil
+    }
+}

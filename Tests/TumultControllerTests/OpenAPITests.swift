@@ -1,0 +1,292 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TumultModel
+@testable import TumultServer
+
+/// `GET /api/openapi.json` stays true: every route the server's router
+/// really has (read from the application `buildApplication` builds, not
+/// from a list kept here) is described and every described operation is
+/// a route; and real answers of a live server conform to the schemas the
+/// description gives for their status and content type.
+@Suite struct OpenAPITests {
+    static let methods = ["get", "put", "post", "delete", "head", "options", "patch", "trace"]
+
+    // MARK: Routes against the description
+
+    @Test func everyRouteIsDescribedAndEveryDescribedOperationIsARoute() async throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-openapi-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        var configuration = ServerConfiguration(home: home)
+        configuration.port = 0
+        let (application, _) = try await buildApplication(configuration: configuration)
+        let routes = Self.routes(of: try await application.responder)
+        // The walk found the router (GET /api/experiments is the oldest route there is).
+        #expect(routes.contains { $0.pattern == "/api/experiments" && $0.method == "GET" })
+        #expect(routes.count >= 40)
+
+        let document = try Self.value(TumultOpenAPI.json)
+        let paths = try #require(document.objectValue?["paths"]?.objectValue)
+        var problems: [String] = []
+        var covered: Set<String> = []
+        for (path, item) in paths.pairs {
+            for method in item.objectValue?.keys ?? [] {
+                #expect(Self.methods.contains(method), "\(path): \(method) is not an HTTP method")
+                let operation = item.objectValue?[method]
+                // Path parameters: declared exactly as the path names them.
+                let named = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) })
+                let declared = Set(operation?.objectValue?["parameters"].flatMap { parameters -> [String]? in
+                    guard case .array(let list) = parameters else { return nil }
+                    return list.compactMap { $0.objectValue?["in"]?.stringValue == "path" ? $0.objectValue?["name"]?.stringValue : nil }
+                } ?? [])
+                if named != declared { problems.append("\(method.uppercased()) \(path): path parameters \(declared.sorted()), path names \(named.sorted())") }
+                guard let pattern = Self.resolve(path, in: routes) else {
+                    problems.append("described but no route has the path: \(method.uppercased()) \(path)")
+                    continue
+                }
+                guard routes.contains(where: { $0.pattern == pattern && $0.method == method.uppercased() }) else {
+                    problems.append("described but not routed: \(method.uppercased()) \(path) (route \(pattern))")
+                    continue
+                }
+                covered.insert("\(method.uppercased()) \(pattern)")
+            }
+        }
+        for route in routes where !covered.contains("\(route.method) \(route.pattern)") {
+            problems.append("routed but not described: \(route.method) \(route.pattern)")
+        }
+        #expect(problems.isEmpty, "\(problems.sorted().joined(separator: "\n"))")
+    }
+
+    /// One route of the router: its pattern (`/api/experiments/{uid}`) and method.
+    struct Route: Hashable {
+        var pattern: String
+        var method: String
+        var segments: [String?] {
+            pattern.split(separator: "/").map { $0.hasPrefix("{") || $0.hasPrefix(":") || $0.hasPrefix("*") ? nil : String($0) }
+        }
+    }
+
+    /// The routes in a built responder. Hummingbird 2.28 lists them on the
+    /// `Router` (`router.routes`), which `buildApplication` does not hand
+    /// out; its responder keeps the same endpoints (`path` and `methods`,
+    /// one per path), which a mirror reads without changing the server.
+    static func routes(of responder: Any) -> Set<Route> {
+        var found: Set<Route> = []
+        func visit(_ value: Any, depth: Int) {
+            guard depth < 8 else { return }
+            let children = Array(Mirror(reflecting: value).children)
+            if let path = children.first(where: { $0.label == "path" })?.value as? RouterPath,
+               let methods = children.first(where: { $0.label == "methods" })?.value {
+                for entry in Mirror(reflecting: methods).children {
+                    if let method = Mirror(reflecting: entry.value).children.first?.value as? HTTPRequest.Method {
+                        found.insert(Route(pattern: path.description, method: method.rawValue))
+                    }
+                }
+                return
+            }
+            for child in children { visit(child.value, depth: depth + 1) }
+        }
+        // The trie holds the endpoints; the rest of the responder is middleware.
+        let trie = Mirror(reflecting: responder).children.first { $0.label == "trie" }?.value ?? responder
+        visit(trie, depth: 0)
+        return found
+    }
+
+    /// The route the router would pick for a described path: fixed
+    /// segments before parameters, as Hummingbird resolves. A described
+    /// `{parameter}` matches only a route's parameter; a route's parameter
+    /// matches a described fixed segment (`/api/attack/network` is
+    /// `/api/attack/{uid}`). A trailing slash is the same path to the router.
+    static func resolve(_ path: String, in routes: Set<Route>) -> String? {
+        let given = path.split(separator: "/").map(String.init)
+        var best: (rank: [Int], pattern: String)?
+        for pattern in Set(routes.map(\.pattern)) {
+            let segments = Route(pattern: pattern, method: "").segments
+            guard segments.count == given.count else { continue }
+            var rank: [Int] = []
+            var matches = true
+            for (segment, described) in zip(segments, given) {
+                if let segment {
+                    guard segment == described else { matches = false; break }
+                    rank.append(1)
+                } else {
+                    rank.append(0)
+                }
+            }
+            guard matches else { continue }
+            if best == nil || best!.rank.lexicographicallyPrecedes(rank) { best = (rank, pattern) }
+        }
+        return best?.pattern
+    }
+
+    // MARK: Real answers against the schemas
+
+    @Test func realAnswersConformToTheirSchemas() async throws {
+        try await LiveTestServer().run { client, parts in
+            let served = try await client.execute(uri: "/api/openapi.json", method: .get)
+            #expect(served.status == .ok)
+            #expect(served.headers[.contentType]?.hasPrefix("application/json") == true)
+            #expect(Data(buffer: served.body) == TumultOpenAPI.json)
+            let document = try Self.value(Data(buffer: served.body))
+            #expect(document.objectValue?["openapi"]?.stringValue == "3.0.3")
+            let check = Conformance(document: document)
+            let yaml: HTTPFields = [.contentType: "application/yaml"]
+            let json: HTTPFields = [.contentType: "application/json"]
+
+            // Apply, list, detail, state, pause, start.
+            let applied = try await client.execute(uri: "/api/experiments", method: .post, headers: yaml, body: ByteBuffer(string: APITests.nowhere))
+            #expect(applied.status == .ok)
+            check(applied, "/api/experiments", "post")
+            let uid = try #require(try Self.value(Data(buffer: applied.body)).objectValue?["uid"]?.stringValue)
+            await parts.controller.reconcile()
+            check(try await client.execute(uri: "/api/experiments", method: .get), "/api/experiments", "get")
+            check(try await client.execute(uri: "/api/experiments/\(uid)", method: .get), "/api/experiments/{uid}", "get")
+            check(try await client.execute(uri: "/api/experiments/state", method: .get), "/api/experiments/state", "get")
+            check(try await client.execute(uri: "/api/experiments/pause/\(uid)", method: .put), "/api/experiments/pause/{uid}", "put")
+            check(try await client.execute(uri: "/api/experiments/start/\(uid)", method: .put), "/api/experiments/start/{uid}", "put")
+            // Two documents: an array of answers, with a warning under Warn.
+            let two = APITests.nowhere.replacingOccurrences(of: "web-delay", with: "second") + "\n---\n"
+                + APITests.nowhere.replacingOccurrences(of: "web-delay", with: "third").replacingOccurrences(of: "duration: 1h", with: "duration: 1h\n  jiter: 1")
+            let many = try await client.execute(uri: "/api/experiments?fieldValidation=Warn", method: .post, headers: yaml, body: ByteBuffer(string: two))
+            #expect(many.status == .ok)
+            check(many, "/api/experiments", "post")
+
+            // Schedules.
+            let schedule = try await client.execute(uri: "/api/schedules", method: .post, headers: yaml, body: ByteBuffer(string: APITests.schedule))
+            #expect(schedule.status == .ok)
+            check(schedule, "/api/schedules", "post")
+            let scheduleUID = try #require(try Self.value(Data(buffer: schedule.body)).objectValue?["uid"]?.stringValue)
+            check(try await client.execute(uri: "/api/schedules", method: .get), "/api/schedules", "get")
+            check(try await client.execute(uri: "/api/schedules/\(scheduleUID)", method: .get), "/api/schedules/{uid}", "get")
+            check(try await client.execute(uri: "/api/schedules/state", method: .get), "/api/schedules/state", "get")
+
+            // Validation, events, the rest of the dashboard's reads.
+            check(try await client.execute(uri: "/api/validate", method: .post, headers: yaml, body: ByteBuffer(string: APITests.nowhere)),
+                  "/api/validate", "post")
+            check(try await client.execute(uri: "/api/validate", method: .post, headers: yaml, body: ByteBuffer(string: "kind: [unclosed")),
+                  "/api/validate", "post")
+            let events = try await client.execute(uri: "/api/events?limit=50", method: .get)
+            check(events, "/api/events", "get")
+            #expect(try Self.value(Data(buffer: events.body)) != .array([]), "applying made events to check")
+            for path in ["/api/archives", "/api/common/kinds", "/api/common/namespaces", "/api/common/chaos-available-namespaces",
+                         "/api/common/labels", "/api/common/config", "/api/pods", "/api/experiments/", "/metrics", "/"] {
+                check(try await client.execute(uri: path, method: .get), path, "get")
+            }
+
+            // Halt and unhalt.
+            check(try await client.execute(uri: "/api/halt", method: .post), "/api/halt", "post")
+            check(try await client.execute(uri: "/api/halt", method: .get), "/api/halt", "get")
+            let refused = try await client.execute(uri: "/api/experiments", method: .post, headers: yaml,
+                                                   body: ByteBuffer(string: APITests.nowhere.replacingOccurrences(of: "web-delay", with: "late")))
+            #expect(refused.status == .conflict)
+            check(refused, "/api/experiments", "post")
+            check(try await client.execute(uri: "/api/halt", method: .delete), "/api/halt", "delete")
+
+            // Errors: each the error body, under a status the operation lists.
+            let invalid = try await client.execute(uri: "/api/experiments", method: .post, headers: yaml,
+                                                   body: ByteBuffer(string: APITests.nowhere.replacingOccurrences(of: "latency: 100ms", with: "latency: soon")))
+            #expect(invalid.status == .badRequest)
+            check(invalid, "/api/experiments", "post")
+            let untyped = try await client.execute(uri: "/api/experiments", method: .post, body: ByteBuffer(string: APITests.nowhere))
+            #expect(untyped.status == .unsupportedMediaType)
+            check(untyped, "/api/experiments", "post")
+            let notASchedule = try await client.execute(uri: "/api/schedules", method: .post, headers: yaml, body: ByteBuffer(string: APITests.nowhere))
+            #expect(notASchedule.status == .badRequest)
+            check(notASchedule, "/api/schedules", "post")
+            check(try await client.execute(uri: "/api/experiments/no-such-uid", method: .get), "/api/experiments/{uid}", "get")
+            check(try await client.execute(uri: "/api/archives/no-such-uid", method: .get), "/api/archives/{uid}", "get")
+            check(try await client.execute(uri: "/api/experiments", method: .delete), "/api/experiments", "delete")
+            check(try await client.execute(uri: "/api/experiments/state", method: .get, headers: [.origin: "http://evil.example"]),
+                  "/api/experiments/state", "get")
+            let noProcess = try await client.execute(uri: "/api/attack/process", method: .post, headers: json,
+                                                     body: ByteBuffer(string: #"{"action": "kill"}"#))
+            #expect(noProcess.status == .badRequest)
+            check(noProcess, "/api/attack/process", "post")
+            check(try await client.execute(uri: "/api/attack/no-such-attack", method: .delete), "/api/attack/{uid}", "delete")
+
+            // Deletes.
+            check(try await client.execute(uri: "/api/experiments/\(uid)", method: .delete), "/api/experiments/{uid}", "delete")
+            check(try await client.execute(uri: "/api/schedules?uids=\(scheduleUID)", method: .delete), "/api/schedules", "delete")
+
+            #expect(check.count >= 40)
+            #expect(check.problems.isEmpty, "\(check.problems.joined(separator: "\n"))")
+        }
+    }
+
+    /// The validator finds what is wrong: a real answer with an extra key,
+    /// without a required one, or with a wrong type fails its schema.
+    @Test func aWrongAnswerFailsItsSchema() async throws {
+        try await LiveTestServer().run { client, _ in
+            let document = try Self.value(TumultOpenAPI.json)
+            let validator = OpenAPISchemaValidator(document: document)
+            let applied = try await client.execute(uri: "/api/experiments", method: .post, headers: [.contentType: "application/yaml"],
+                                                   body: ByteBuffer(string: APITests.nowhere))
+            let uid = try #require(try Self.value(Data(buffer: applied.body)).objectValue?["uid"]?.stringValue)
+            let answer = try Self.value(Data(buffer: try await client.execute(uri: "/api/experiments/\(uid)", method: .get).body))
+            let schema = Value.object(Value.Object([("$ref", .string("#/components/schemas/ExperimentDetail"))]))
+            #expect(validator.problems(answer, against: schema).isEmpty)
+            var object = try #require(answer.objectValue)
+            object["surprise"] = .integer(1)
+            #expect(validator.problems(.object(object), against: schema) == ["$: key surprise is not in the schema"])
+            object["surprise"] = nil
+            object["uid"] = nil
+            #expect(validator.problems(.object(object), against: schema) == ["$: required key uid is missing"])
+            object["uid"] = .integer(7)
+            #expect(validator.problems(.object(object), against: schema) == ["$.uid: 7 is not of type string"])
+            object["uid"] = .string(uid)
+            object["created_at"] = .string("yesterday")
+            #expect(validator.problems(.object(object), against: schema) == ["$.created_at: \"yesterday\" is not an RFC 3339 date-time"])
+            object["created_at"] = answer.objectValue?["created_at"]
+            object["status"] = .string("exploded")
+            #expect(validator.problems(.object(object), against: schema).count == 1)
+        }
+    }
+
+    /// Checks answers against the operation the description gives for
+    /// their path and method, and keeps every problem.
+    final class Conformance {
+        let document: Value
+        private(set) var problems: [String] = []
+        private(set) var count = 0
+
+        init(document: Value) {
+            self.document = document
+        }
+
+        func callAsFunction(_ response: TestResponse, _ path: String, _ method: String) {
+            count += 1
+            let label = "\(method.uppercased()) \(path) → \(response.status.code)"
+            guard let operation = document.objectValue?["paths"]?.objectValue?[path]?.objectValue?[method]?.objectValue else {
+                problems.append("\(label): not described")
+                return
+            }
+            guard let described = operation["responses"]?.objectValue?[String(response.status.code)]?.objectValue else {
+                problems.append("\(label): the status is not described")
+                return
+            }
+            guard let content = described["content"]?.objectValue else {
+                if response.body.readableBytes > 0 { problems.append("\(label): a body where none is described") }
+                return
+            }
+            let media = (response.headers[.contentType] ?? "").split(separator: ";").first.map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            } ?? ""
+            guard let schema = content[media]?.objectValue?["schema"] else {
+                problems.append("\(label): content type \(media) is not described (\(content.keys.joined(separator: ", ")))")
+                return
+            }
+            guard media == "application/json" else { return }
+            do {
+                let value = try OpenAPITests.value(Data(buffer: response.body))
+                problems += OpenAPISchemaValidator(document: document).problems(value, against: schema).map { "\(label): \($0)" }
+            } catch {
+                problems.append("\(label): the body is not JSON: \(error)")
+            }
+        }
+    }
+
+    static func value(_ data: Data) throws -> Value {
+        try JSONDecoder().decode(Value.self, from: data)
+    }
+}
