@@ -164,7 +164,7 @@ struct APIRoutes: Sendable {
         let text = String(buffer: body)
         let reports: [DocumentLoader.Report]
         do {
-            reports = try DocumentLoader().load(text, fieldValidation: validation)
+            reports = try await DocumentParsing.load(text, fieldValidation: validation)
         } catch {
             throw APIError(.badRequest, "ValidationError", "the body is not YAML or JSON: \(error)")
         }

@@ -2,6 +2,7 @@
 #define CTUMULT_SYSTEM_H
 
 #include <spawn.h>
+#include <malloc.h>
 
 /// Adds "close every descriptor from `low` up" to a posix_spawn file-action
 /// list (glibc's posix_spawn_file_actions_addclosefrom_np, which Swift's

@@ -15,9 +15,12 @@ struct YAMLPrescan {
     /// Tokens that may be aliases (`*name` where a token may start). Never
     /// fewer than the document really has.
     private(set) var aliases = 0
+    /// Tokens that may be anchors (`&name` where a token may start). Never
+    /// fewer than the document really has.
+    private(set) var anchors = 0
     /// A line whose mapping key is, or holds, something that may be an
     /// alias, or that uses an explicit key (`?`), in a text that may hold
-    /// aliases. Nil when no key can hold an alias.
+    /// aliases and anchors. Nil when no key can hold an alias.
     private(set) var aliasKeyLine: Int?
     /// Scalars, aliases and flow collections the text surely holds. Never
     /// more than the parser will build (it adds block collections and
@@ -85,6 +88,8 @@ struct YAMLPrescan {
                 if aliasKey == nil, colonFollows(end) { aliasKey = line }
                 index = end
                 continue
+            case .ampersand where tokenMayStart && index + 1 < bytes.count && Self.isAnchorCharacter(bytes[index + 1]):
+                anchors += 1
             case .closeBracket where aliasOnLine, .closeBrace where aliasOnLine:
                 // `[*name]: ` — a flow collection key holding an alias; such
                 // a key cannot span lines.
@@ -97,7 +102,9 @@ struct YAMLPrescan {
             }
             index += 1
         }
-        if aliases > 0 {
+        // An alias expands only to an anchor: without one (a CRD whose
+        // descriptions hold `? ` and `*word`) no key can hold a bomb.
+        if aliases > 0 && anchors > 0 {
             aliasKeyLine = [aliasKey, collectionKey, explicitKey].compactMap { $0 }.min()
         }
     }

@@ -92,7 +92,11 @@ struct DashboardRoutes: Sendable {
         let validation = try APIRoutes.fieldValidation(of: request)
         try TypedBody.require(request)
         let body = try await request.body.collect(upTo: APIRoutes.bodyLimit)
-        return JSONResponse.make(check(String(buffer: body), fieldValidation: validation))
+        let text = String(buffer: body)
+        let routes = self
+        return JSONResponse.make(try await DocumentParsing.run(bytes: body.readableBytes) {
+            routes.check(text, fieldValidation: validation)
+        })
     }
 
     func check(_ text: String, fieldValidation validation: FieldValidation = .strict) -> Validation {

@@ -298,23 +298,3 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         }
     }
 }
-
-/// Runs async work one call at a time, in arrival order.
-actor AsyncGate {
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func run(_ body: @Sendable () async -> Void) async {
-        if busy {
-            await withCheckedContinuation { waiters.append($0) }
-        } else {
-            busy = true
-        }
-        await body()
-        if waiters.isEmpty {
-            busy = false
-        } else {
-            waiters.removeFirst().resume()
-        }
-    }
-}

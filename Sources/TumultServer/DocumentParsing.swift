@@ -1,0 +1,47 @@
+import Dispatch
+import TumultModel
+import TumultSystem
+
+/// Parses request bodies (`POST /api/experiments`, `/api/validate`) off
+/// Swift's cooperative threads and at most `concurrency` at a time.
+///
+/// Why: the budgets (`DocumentText.Budget`) keep one parse to tens of
+/// milliseconds and megabytes, but a parse is still CPU work that cannot
+/// yield. On the cooperative pool (one thread per core, two here) four
+/// bodies at once would hold every thread and stall every other request,
+/// `GET /api/experiments` and `POST /api/halt` included. Here they wait
+/// their turn in an async queue (a suspended request holds no thread) and
+/// run on a dispatch queue of their own. Afterwards glibc is asked to hand
+/// freed memory back, so that one large body does not leave the server's
+/// resident size at its peak for good.
+enum DocumentParsing {
+    /// Parses at once: fewer than the cores, so the server always has one.
+    static let concurrency = 2
+    /// Bodies at least this large are followed by `malloc_trim`.
+    static let trimAfterBytes = 64 << 10
+
+    private static let queue = DispatchQueue(label: "tumult.parse", qos: .userInitiated, attributes: .concurrent)
+    private static let gate = AsyncGate(slots: concurrency)
+
+    /// `DocumentLoader().load(text, fieldValidation:)`, waiting for a slot.
+    static func load(_ text: String, fieldValidation: FieldValidation) async throws -> [DocumentLoader.Report] {
+        try await gate.run {
+            try await blocking(on: queue) {
+                defer { if text.utf8.count >= trimAfterBytes { returnFreedMemory() } }
+                return try DocumentLoader().load(text, fieldValidation: fieldValidation)
+            }
+        }
+    }
+
+    /// The dashboard editor's check (`DashboardRoutes.check`), gated likewise.
+    static func run<T: Sendable>(bytes: Int, _ body: @escaping @Sendable () -> T) async throws -> T {
+        try await gate.run {
+            try await blocking(on: queue) {
+                defer { if bytes >= trimAfterBytes { returnFreedMemory() } }
+                return body()
+            }
+        }
+    }
+
+    static func returnFreedMemory() { Memory.returnFreedToTheSystem() }
+}
