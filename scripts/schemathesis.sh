@@ -15,10 +15,11 @@
 # it is told. Every attack that succeeds is recovered at once and a halt
 # lifted at once (scripts/schemathesis_hooks.py).
 #
-# Usage, as root:  swift build && scripts/schemathesis.sh
+# Usage, as root:  swift build && scripts/schemathesis.sh [more `st run` options]
+# (for instance --include-path /api/attack/stress to fuzz one operation).
 # Environment: TUMULT (default .build/debug/tumult), SCHEMATHESIS_EXAMPLES
-# (per operation, default 25), SCHEMATHESIS_TIME_LIMIT (seconds for the
-# whole run, default 1500), SCHEMATHESIS_SEED, SCHEMATHESIS_VENV,
+# (per operation, default 300), SCHEMATHESIS_TIME_LIMIT (seconds for the
+# whole run, default 420), SCHEMATHESIS_SEED, SCHEMATHESIS_VENV,
 # SCHEMATHESIS_REPORT_DIR (keeps the JUnit report and the server's log).
 set -euo pipefail
 self=$(realpath "$0")
@@ -26,8 +27,8 @@ cd "$(dirname "$self")/.."
 
 version=4.32.5
 port=2333
-examples=${SCHEMATHESIS_EXAMPLES:-25}
-time_limit=${SCHEMATHESIS_TIME_LIMIT:-1500}
+examples=${SCHEMATHESIS_EXAMPLES:-300}
+time_limit=${SCHEMATHESIS_TIME_LIMIT:-420}
 venv=${SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tumult/schemathesis-$version}
 tumult=$(realpath "${TUMULT:-.build/debug/tumult}")
 checks=not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance
@@ -35,13 +36,18 @@ checks=not_a_server_error,response_schema_conformance,status_code_conformance,co
 # Inside the sandbox: pid 1 of a fresh pid, network, mount and cgroup namespace.
 if [ "${1:-}" = "--inside" ]; then
     work=$2
+    shift 2
     ip link set lo up
     mount -t tmpfs -o mode=0755 tumult-fuzz-run /run
     mkdir -p /run/netns
     # The capped cgroups are this namespace's roots: "the whole host" to
-    # a stress attack means the sandbox.
-    while read -r directory mountpoint; do
-        mount --bind "$directory" "$mountpoint"
+    # a stress attack means the sandbox. A hierarchy mounted afresh inside
+    # the cgroup namespace shows its root at the cap, and replaces the
+    # host's mount (a bind mount on top would leave the host's, whose root
+    # lies outside the namespace, first in mountinfo).
+    while read -r mountpoint type options; do
+        umount -l "$mountpoint"
+        mount -t "$type" ${options:+-o "$options"} tumult-fuzz "$mountpoint"
     done <"$work/cgroups"
 
     unshare --pid --fork --mount-proc --kill-child \
@@ -72,7 +78,8 @@ if [ "${1:-}" = "--inside" ]; then
         --suppress-health-check all \
         ${SCHEMATHESIS_SEED:+--seed "$SCHEMATHESIS_SEED"} \
         --no-color \
-        --report junit --report-junit-path "$work/junit.xml" || status=$?
+        --report junit --report-junit-path "$work/junit.xml" \
+        "$@" || status=$?
     if [ -s "$work/hook-failures" ]; then
         echo "recoveries the hooks made that failed:" >&2
         cat "$work/hook-failures" >&2
@@ -83,7 +90,11 @@ if [ "${1:-}" = "--inside" ]; then
         tail -n 50 "$work/server.log" >&2
         [ "$status" -ne 0 ] || status=1
     fi
-    kill -TERM "$server" 2>/dev/null || true
+    # unshare --fork blocks SIGTERM in its parent: stop the server itself
+    # (its only child), give it time to recover what is left, then kill.
+    kill -TERM $(cat "/proc/$server/task/$server/children" 2>/dev/null) 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$server" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
     exit "$status"
 fi
@@ -121,12 +132,12 @@ trap cleanup EXIT
 # Caps: memory and processes, for everything in the sandbox. cgroup v1
 # (a hierarchy per controller) or v2 (one), below this shell's own cgroup.
 : >"$work/cgroups"
-cap() { # hierarchy-mountpoint own-path, then file value pairs
-    local directory="$1${2%/}/tumult-fuzz-$$" mountpoint=$1
-    shift 2
+cap() { # hierarchy-mountpoint own-path mount-type mount-options, then file value pairs
+    local directory="$1${2%/}/tumult-fuzz-$$" mountpoint=$1 type=$3 options=$4
+    shift 4
     mkdir -p "$directory" || { echo "schemathesis.sh: no cgroup $directory: running without caps" >&2; return 0; }
     cgroups+=("$directory")
-    echo "$directory $mountpoint" >>"$work/cgroups"
+    echo "$mountpoint $type $options" >>"$work/cgroups"
     while [ $# -gt 0 ]; do
         echo "$2" >"$directory/$1" || echo "schemathesis.sh: could not set $directory/$1" >&2
         shift 2
@@ -134,19 +145,20 @@ cap() { # hierarchy-mountpoint own-path, then file value pairs
 }
 own() { sed -n "s/^[0-9]*:$1:\\(.*\\)/\\1/p" /proc/self/cgroup | head -n 1; }
 if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-    cap /sys/fs/cgroup "$(own '')" memory.max $((4 << 30)) pids.max 4096
+    cap /sys/fs/cgroup "$(own '')" cgroup2 "" memory.max $((4 << 30)) pids.max 4096
 else
-    if [ -d /sys/fs/cgroup/memory ]; then cap /sys/fs/cgroup/memory "$(own memory)" memory.limit_in_bytes $((4 << 30)); fi
-    if [ -d /sys/fs/cgroup/pids ]; then cap /sys/fs/cgroup/pids "$(own pids)" pids.max 4096; fi
+    if [ -d /sys/fs/cgroup/memory ]; then cap /sys/fs/cgroup/memory "$(own memory)" cgroup memory memory.limit_in_bytes $((4 << 30)); fi
+    if [ -d /sys/fs/cgroup/pids ]; then cap /sys/fs/cgroup/pids "$(own pids)" cgroup pids pids.max 4096; fi
 fi
 
 started=$(date +%s)
 status=0
 (
     for directory in "${cgroups[@]}"; do echo "$BASHPID" >"$directory/cgroup.procs"; done
-    exec timeout --kill-after=30 "$time_limit" \
+    # SIGKILL: unshare --fork blocks SIGTERM; killing it kills the sandbox (--kill-child).
+    exec timeout --signal=KILL "$time_limit" \
         unshare --cgroup --net --pid --mount --fork --mount-proc --kill-child \
-        env TUMULT="$tumult" SCHEMATHESIS_EXAMPLES="$examples" "$self" --inside "$work"
+        env TUMULT="$tumult" SCHEMATHESIS_EXAMPLES="$examples" "$self" --inside "$work" "$@"
 ) || status=$?
 echo "schemathesis.sh: $(( $(date +%s) - started )) s, exit $status"
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then

@@ -251,7 +251,9 @@ struct ChaosdProcessCommand: ChaosdCommand {
     var hostChecks: [ChaosdHost.Check] {
         switch target {
         case .pid(let pid)?: [.process(field: "process", pid: pid)]
-        case .networkNamespace(let name)?: [.networkNamespace(field: "netns", name: name)]
+        case .networkNamespace(let name)?:
+            [.networkNamespace(field: "netns", name: name), .processes(field: "netns", target: .networkNamespace(name))]
+        case .name(let name)?: [.processes(field: "process", target: .name(name))]
         default: []
         }
     }

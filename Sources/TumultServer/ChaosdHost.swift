@@ -1,4 +1,5 @@
 import Foundation
+import TumultFaults
 import TumultSystem
 
 /// Asks this host whether what a chaosd body names is there, before the
@@ -14,6 +15,9 @@ struct ChaosdHost: Sendable {
         /// A process to act on or through: it exists, and it is not one
         /// Tumult protects (what started it, its helpers).
         case process(field: String, pid: Int32)
+        /// At least one process a process attack would act on (a name, or
+        /// a namespace's processes), Tumult's own left out.
+        case processes(field: String, target: ProcessTarget)
         /// An interface in the namespace the fault acts in.
         case device(field: String, name: String, in: NetworkNamespace)
         /// A memory size per worker, at most the machine's memory.
@@ -50,6 +54,9 @@ struct ChaosdHost: Sendable {
                 return (field, "pid \(pid) is one of Tumult's helpers; Tumult does not attack it")
             }
             if entry.isKernelThread { return (field, "pid \(pid) is a kernel thread; Tumult does not attack it") }
+            return nil
+        case .processes(let field, let target):
+            do { _ = try target.resolve() } catch { return (field, String(describing: error)) }
             return nil
         case .device(let field, let name, let namespace):
             return hasDevice(name, in: namespace) ? nil : (field, "\"\(name)\": no such device in \(namespace)")

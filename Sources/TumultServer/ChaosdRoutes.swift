@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TumultDaemon
+import TumultFaults
 
 /// chaosd's server API on the same port: attacks on this host outside any
 /// experiment, journaled like everything else so that recovery survives a
@@ -30,6 +31,10 @@ struct ChaosdRoutes: Sendable {
             let uid: String
             do {
                 uid = try await blocking { try planned.inject(with: daemon.agent.runner, target: target, endsAt: nil) }
+            } catch let error as FaultError where error.code == .invalidFault || error.code == .unsupported {
+                // What this host cannot do as asked (no device to default to,
+                // stress-ng missing, nothing matches): the request's fault, as for an experiment.
+                throw APIError(.badRequest, error.code == .unsupported ? "Unsupported" : "ValidationError", error.description)
             } catch {
                 throw APIError(.internalServerError, "InjectFailed", String(describing: error))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import TumultModel
 
 /// An OpenAPI 3.0 document, as far as Tumult's description needs it:
 /// plain `Encodable` values, so that the description is Swift the compiler
@@ -84,6 +85,13 @@ struct OpenAPIDocument: Encodable, Sendable {
 
     struct MediaType: Encodable, Sendable {
         var schema: JSONSchema
+        /// A body that works, for clients and for schemathesis's examples phase.
+        var example: Value?
+
+        init(schema: JSONSchema, example: Value? = nil) {
+            self.schema = schema
+            self.example = example
+        }
     }
 
     struct Header: Encodable, Sendable {

@@ -48,7 +48,8 @@ extension TumultOpenAPI {
                 One document answers one object, several an array in their order.
                 """, parameters: [fieldValidation],
                 body: documents(isSchedule ? "ScheduleDocument" : "ChaosDocument",
-                                isSchedule ? "A Schedule document." : "One or more documents (YAML: separated by ---)."),
+                                isSchedule ? "A Schedule document." : "One or more documents (YAML: separated by ---).",
+                                example: isSchedule ? scheduleExample : experimentExample),
                 answers: [200: json(applied, "What was applied.", headers: ["Warning": warningHeader])],
                 errors: [400, 409], write: true)),
             (base, "delete", operation("delete\(noun)s", "Delete several \(one)s", tag: tag, parameters: [
@@ -139,7 +140,8 @@ extension TumultOpenAPI {
                                                            errors: [404], access: .open)),
             ("/api/validate", "post", operation("validateDocuments", "Validate without applying", tag: .dashboard, description: """
                 Checks documents exactly as POST /api/experiments would; a text that is not YAML is an answer with valid false, not an error.
-                """, parameters: [fieldValidation], body: documents("ChaosDocument", "One or more documents (YAML: separated by ---)."),
+                """, parameters: [fieldValidation],
+                body: documents("ChaosDocument", "One or more documents (YAML: separated by ---).", example: experimentExample),
                 answers: [200: json(.ref("Validation"), "What applying would say.")], errors: [400], write: true)),
             ("/api/stream", "get", operation("stream", "Live updates", tag: .dashboard, description: """
                 Server-sent events: `update` for every change of an experiment or schedule, `halt` for the emergency stop, \

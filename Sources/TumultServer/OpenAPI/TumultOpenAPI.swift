@@ -1,4 +1,5 @@
 import Foundation
+import TumultModel
 
 /// The OpenAPI description of everything `tumult server` answers, served
 /// at `GET /api/openapi.json`. `OpenAPITests` checks it against the routes
@@ -120,10 +121,32 @@ enum TumultOpenAPI {
     }
 
     /// A body of Chaos Mesh documents, as JSON or YAML.
-    static func documents(_ schema: String, _ description: String) -> OpenAPIDocument.RequestBody {
+    static func documents(_ schema: String, _ description: String, example: Value? = nil) -> OpenAPIDocument.RequestBody {
         .init(description: description, required: true, content: [
-            "application/json": .init(schema: .ref(schema)),
+            "application/json": .init(schema: .ref(schema), example: example),
             "application/yaml": .init(schema: .ref(schema)),
         ])
     }
+
+    /// A JSON text as a value (the examples are constants: a typo is an empty example, which OpenAPITests refuses).
+    static func value(_ json: String) -> Value {
+        (try? JSONDecoder().decode(Value.self, from: Data(json.utf8))) ?? .null
+    }
+
+    /// An experiment that selects no pod: applying it injects nothing.
+    static let experimentExample = value("""
+        {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "NetworkChaos",
+         "metadata": {"name": "web-delay", "namespace": "shop"},
+         "spec": {"action": "delay", "mode": "all", "selector": {"pods": {"shop": ["no-such-pod"]}},
+                  "delay": {"latency": "100ms"}, "duration": "1h"}}
+        """)
+
+    /// A schedule whose experiments select no pod.
+    static let scheduleExample = value("""
+        {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "Schedule",
+         "metadata": {"name": "nightly", "namespace": "shop"},
+         "spec": {"schedule": "0 3 * * *", "type": "NetworkChaos", "historyLimit": 2,
+                  "networkChaos": {"action": "loss", "mode": "one", "selector": {"pods": {"shop": ["no-such-pod"]}},
+                                   "loss": {"loss": "10"}, "duration": "10s"}}}
+        """)
 }
