@@ -197,13 +197,15 @@ enum FloodSocket {
     }
 
     /// Raises this process's soft limit on descriptors to at least `wanted`
-    /// (the hard one too, as root, if it is lower).
-    static func allowDescriptors(_ wanted: Int) {
+    /// (the hard one too, as root, if it is lower); whether it is that now.
+    @discardableResult
+    static func allowDescriptors(_ wanted: Int) -> Bool {
         var limits = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0, limits.rlim_cur < rlim_t(wanted) else { return }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else { return false }
+        guard limits.rlim_cur < rlim_t(wanted) else { return true }
         if limits.rlim_max < rlim_t(wanted) && getuid() == 0 { limits.rlim_max = rlim_t(wanted) }
         limits.rlim_cur = min(rlim_t(wanted), limits.rlim_max)
-        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits)
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 && limits.rlim_cur >= rlim_t(wanted)
     }
 }
 
@@ -372,7 +374,7 @@ final class LoopbackFlood: @unchecked Sendable {
                     }
                 } else {
                     lock.withLock { unopened += 1 }
-                    if now < refillEnd { waiting.insert(kind, at: 0) }
+                    if now < refillEnd { waiting.append(kind) }
                 }
             }
             let watched = lock.withLock { live }
@@ -394,7 +396,7 @@ final class LoopbackFlood: @unchecked Sendable {
                         stillLive.append(index)
                     } else {
                         close(connections[index].descriptor)
-                        if after < refillEnd { waiting.insert(connections[index].kind, at: 0) }
+                        if after < refillEnd { waiting.append(connections[index].kind) }
                     }
                 }
                 live = stillLive
