@@ -170,7 +170,7 @@ struct DiskFaultTests {
             (["fill", "--path", scratch.path, "--percent", "150"], "out of range"),
             (["fill", "--path", scratch.path + "/missing", "--size", "1M"], "no directory"),
             (["fill", "--path", scratch.path, "--size", "1G"], "bytes free"),
-            (["fill", "--path", scratch.path, "--size", "1M", "--pid", "1"], "do not apply"),
+            (["fill", "--path", scratch.path, "--size", "1M", "--pid", "1"], "--pid: pid 1 is init"),
             (["payload", "--path", scratch.path, "--process-num", "0"], "--process-num"),
         ]
         for (arguments, message) in cases {
