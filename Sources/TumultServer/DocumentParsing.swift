@@ -15,7 +15,9 @@ import TumultSystem
 /// freed memory back, so that one large body does not leave the server's
 /// resident size at its peak for good.
 enum DocumentParsing {
-    /// Parses at once: fewer than the cores, so the server always has one.
+    /// Parses at once. They run beside the cooperative threads, not on
+    /// them, so the server keeps answering; the bound keeps a burst of
+    /// bodies from taking every core (and their memory) at once.
     static let concurrency = 2
     /// Bodies at least this large are followed by `malloc_trim`.
     static let trimAfterBytes = 64 << 10
@@ -25,23 +27,17 @@ enum DocumentParsing {
 
     /// `DocumentLoader().load(text, fieldValidation:)`, waiting for a slot.
     static func load(_ text: String, fieldValidation: FieldValidation) async throws -> [DocumentLoader.Report] {
+        try await run(bytes: text.utf8.count) { try DocumentLoader().load(text, fieldValidation: fieldValidation) }
+    }
+
+    /// Parsing work on a body of `bytes` (the dashboard editor's check
+    /// too), waiting for a slot.
+    static func run<T: Sendable>(bytes: Int, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await gate.run {
             try await blocking(on: queue) {
-                defer { if text.utf8.count >= trimAfterBytes { returnFreedMemory() } }
-                return try DocumentLoader().load(text, fieldValidation: fieldValidation)
+                defer { if bytes >= trimAfterBytes { Memory.returnFreedToTheSystem() } }
+                return try body()
             }
         }
     }
-
-    /// The dashboard editor's check (`DashboardRoutes.check`), gated likewise.
-    static func run<T: Sendable>(bytes: Int, _ body: @escaping @Sendable () -> T) async throws -> T {
-        try await gate.run {
-            try await blocking(on: queue) {
-                defer { if bytes >= trimAfterBytes { returnFreedMemory() } }
-                return body()
-            }
-        }
-    }
-
-    static func returnFreedMemory() { Memory.returnFreedToTheSystem() }
 }
