@@ -18,9 +18,18 @@ public struct CgroupHierarchy: Sendable, Hashable, Codable, CustomStringConverti
         self.controllers = controllers
     }
 
-    /// Every cgroup hierarchy mounted here (first mount of each).
+    /// Every cgroup hierarchy mounted here: the first mount of each, or
+    /// what was mounted over it later at the same place (a container or a
+    /// sandbox remounting its own cgroup namespace's view over the host's:
+    /// the earlier mount is hidden, and a path under it would name the
+    /// host's tree, not the one processes see).
     public static func mounted() -> [CgroupHierarchy] {
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return mounted(mountinfo: text)
+    }
+
+    /// `mounted()` from the text of a `/proc/PID/mountinfo`.
+    public static func mounted(mountinfo text: String) -> [CgroupHierarchy] {
         var found: [CgroupHierarchy] = []
         for line in text.split(separator: "\n") {
             let halves = line.components(separatedBy: " - ")
@@ -38,7 +47,9 @@ public struct CgroupHierarchy: Sendable, Hashable, Codable, CustomStringConverti
                 hierarchy = CgroupHierarchy(mountPoint: mountPoint, root: root, version: 1, controllers: options)
             default: continue
             }
-            if !found.contains(where: { $0.version == hierarchy.version && $0.controllers == hierarchy.controllers }) {
+            if let hidden = found.firstIndex(where: { $0.mountPoint == hierarchy.mountPoint }) {
+                found[hidden] = hierarchy
+            } else if !found.contains(where: { $0.version == hierarchy.version && $0.controllers == hierarchy.controllers }) {
                 found.append(hierarchy)
             }
         }
