@@ -1,6 +1,7 @@
 import Foundation
 import TumultFaults
 import TumultModel
+import TumultSystem
 
 /// The host's side of an experiment: turns one experiment's spec into the
 /// faults for one target and injects them through the journal, so that
@@ -85,11 +86,7 @@ public struct ExperimentAgent: Sendable {
     /// (`AttackRunner.heal`); returns what was found.
     /// Side by side: most of a check is waiting for `tc` and `iptables-save`.
     public func heal(_ attacks: [String]) -> [FaultRepair] {
-        let repairs = ConcurrentResults<FaultRepair?>(count: attacks.count)
-        DispatchQueue.concurrentPerform(iterations: attacks.count) { index in
-            repairs.set(index, runner.heal(attacks[index]))
-        }
-        return repairs.values.compactMap { $0 }
+        Concurrently.map(attacks) { runner.heal($0) }.compactMap { $0 }
     }
 
     /// The uids among `attacks` whose journal state is `injected`. An attack
@@ -98,15 +95,4 @@ public struct ExperimentAgent: Sendable {
     public func stillInjected(_ attacks: [String]) -> Set<String> {
         Set(attacks.filter { uid in (try? journal.attack(uid))??.state == .injected })
     }
-}
-
-/// Results filled in by index from several threads.
-final class ConcurrentResults<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [T?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: T) { lock.withLock { slots[index] = value } }
-    var values: [T] { lock.withLock { slots.compactMap { $0 } } }
 }

@@ -294,12 +294,7 @@ struct ChaosdStressCommand: ChaosdCommand {
     var targetDescription: String { target.description }
 
     var hostChecks: [ChaosdHost.Check] {
-        var checks: [ChaosdHost.Check]
-        switch target {
-        case .networkNamespace(let name): checks = [.networkNamespace(field: "netns", name: name)]
-        case .process(let pid): checks = [.process(field: "pid", pid: pid)]
-        case .host: checks = []
-        }
+        var checks = Self.checks(of: (try? Self.namespace(netns: netns, pid: pid)) ?? .host)
         if action != "cpu", let size, let bytes = try? MemorySize(parsing: size), case .bytes(let count)? = bytes.amount {
             checks.append(.memory(field: "size", text: size, bytes: count))
         }

@@ -13,7 +13,7 @@ struct ChaosdHost: Sendable {
         /// A named network namespace (`/var/run/netns/NAME`).
         case networkNamespace(field: String, name: String)
         /// A process to act on or through: it exists, and it is not one
-        /// Tumult protects (what started it, its helpers).
+        /// Tumult protects (`ProcessTarget.protection`).
         case process(field: String, pid: Int32)
         /// At least one process a process attack would act on (a name, or
         /// a namespace's processes), Tumult's own left out.
@@ -27,8 +27,6 @@ struct ChaosdHost: Sendable {
     }
 
     var runner: any CommandRunner = ProcessCommandRunner()
-    /// The server's pid: the processes that started it are not targets.
-    var ownPID: Int32 = getpid()
 
     /// Runs every check in order (a namespace before a device in it) and
     /// throws the first failure as a 400 naming its field.
@@ -47,14 +45,7 @@ struct ChaosdHost: Sendable {
             return isNetworkNamespace(NetworkNamespace.named(name)) ? nil : (field, "\"\(name)\": no such network namespace")
         case .process(let field, let pid):
             guard let entry = ProcessTable.entry(pid), !entry.isGone else { return (field, "\(pid): no such process") }
-            if ProcessTable.ancestors(of: ownPID).contains(pid) {
-                return (field, "pid \(pid) started Tumult; Tumult does not attack it")
-            }
-            if Processes.environment(of: pid, "TUMULT_ATTACK") != nil {
-                return (field, "pid \(pid) is one of Tumult's helpers; Tumult does not attack it")
-            }
-            if entry.isKernelThread { return (field, "pid \(pid) is a kernel thread; Tumult does not attack it") }
-            return nil
+            return ProcessTarget.protection(of: entry).map { (field, "pid \(pid) \($0); Tumult does not attack it") }
         case .processes(let field, let target):
             do { _ = try target.resolve() } catch { return (field, String(describing: error)) }
             return nil

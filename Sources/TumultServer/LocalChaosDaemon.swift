@@ -3,6 +3,7 @@ import Foundation
 import TumultController
 import TumultDaemon
 import TumultModel
+import TumultSystem
 
 /// The controller's `ChaosDaemon` on this machine: the experiment agent and
 /// its journal. Injectors block (they run commands and wait for helpers), so
@@ -95,26 +96,13 @@ public struct LocalChaosDaemon: ChaosDaemon {
     /// Recovers attacks side by side (an emergency stop must not wait for
     /// them one after another); returns how many succeeded.
     public static func recoverConcurrently(_ uids: [String], with runner: AttackRunner) -> Int {
-        guard !uids.isEmpty else { return 0 }
-        let succeeded = Counter()
-        DispatchQueue.concurrentPerform(iterations: uids.count) { index in
-            if (try? runner.recover(uids[index])) != nil { succeeded.increment() }
-        }
-        return succeeded.value
+        Concurrently.map(uids) { (try? runner.recover($0)) != nil }.filter { $0 }.count
     }
 
     /// Injector calls run on the daemon's own concurrent queue.
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await TumultServer.blocking(on: queue, body)
     }
-}
-
-/// A thread-safe count.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func increment() { lock.withLock { count += 1 } }
-    var value: Int { lock.withLock { count } }
 }
 
 /// The controller's `PodInventory` on this machine: named network

@@ -73,8 +73,7 @@ public enum HostReadBack {
 
     /// The value of `--name` (or `--name=value`) in `pid`'s command line.
     public static func argument(_ name: String, of pid: Int32) -> String? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let arguments = ProcessTable.arguments(of: pid)
         for (index, argument) in arguments.enumerated() {
             if argument == name, index + 1 < arguments.count { return arguments[index + 1] }
             if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }

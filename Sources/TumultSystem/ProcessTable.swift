@@ -43,6 +43,13 @@ public enum ProcessTable {
         return String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
     }
 
+    /// The process's command line (`/proc/PID/cmdline`); empty when it
+    /// cannot be read (gone, or a kernel thread).
+    public static func arguments(of pid: Int32) -> [String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The inode of the process's network namespace.
     public static func networkNamespaceInode(of pid: Int32) -> UInt64? {
         var info = stat()

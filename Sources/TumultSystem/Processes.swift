@@ -24,6 +24,13 @@ public enum Processes {
         return nil
     }
 
+    /// Whether `pid` is one of Tumult's helpers: the userspace packet
+    /// engine, the DNS responder, stress workers, disk payload `dd`s. Each
+    /// carries `TUMULT_ATTACK=<uid>` in its environment.
+    public static func isTumultHelper(_ pid: Int32) -> Bool {
+        environment(of: pid, "TUMULT_ATTACK") != nil
+    }
+
     /// Every pid whose environment has `name=value`.
     public static func withEnvironment(_ name: String, equalTo value: String) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -69,8 +69,8 @@ import TumultModel
                     "example.com:99999", "example.com:http", "[::1]80"] {
             #expect(NetworkAddress.problem(withTarget: bad) != nil, "\(bad)")
         }
-        #expect(NetworkAddress.problem(withDevice: "eth0") == nil)
-        #expect(NetworkAddress.problem(withDevice: "a-very-long-interface") != nil)
+        #expect(HostNames.problem(withDevice: "eth0") == nil)
+        #expect(HostNames.problem(withDevice: "a-very-long-interface") != nil)
     }
 
     @Test func selectionFollowsChaosMeshRules() throws {

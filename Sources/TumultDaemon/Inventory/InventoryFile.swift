@@ -137,7 +137,7 @@ public struct InventoryFile: Sendable, Hashable {
         if raw.namespace != nil, let problem = namespaceProblem(entry.namespace) {
             diagnostics.error(path.child("namespace"), problem)
         }
-        if raw.netns != nil || !entry.name.isEmpty, let problem = netnsProblem(entry.netns) {
+        if raw.netns != nil || !entry.name.isEmpty, let problem = HostNames.problem(withNetworkNamespace: entry.netns) {
             diagnostics.error(path.child(raw.netns != nil ? "netns" : "name"), problem)
         }
         for key in entry.labels.keys.sorted() {
@@ -174,12 +174,6 @@ public struct InventoryFile: Sendable, Hashable {
     static func namespaceProblem(_ namespace: String) -> String? {
         isDNSLabel(Substring(namespace)) ? nil
             : "\"\(namespace)\" is not a valid namespace (lower-case letters, digits and '-', at most 63)"
-    }
-
-    /// What `ip netns add` accepts: a file name under /var/run/netns (the
-    /// rule every netns name goes through).
-    static func netnsProblem(_ netns: String) -> String? {
-        HostNames.problem(withNetworkNamespace: netns)
     }
 
     static func isDNSLabel(_ label: Substring) -> Bool {

@@ -142,26 +142,20 @@ public struct LocalInventory: Sendable {
     }
 
     /// One pass over /proc: for each network namespace inode, its lowest
-    /// pid that is not one of Tumult's helpers.
+    /// pid that is not one of Tumult's helpers. They are not the pod's
+    /// processes: listed as its pid, a namespace that holds nothing but an
+    /// engine would show the engine as the pod, and PodChaos and
+    /// StressChaos would aim at it.
     static func lowestPidByNamespace() -> [UInt64: Int32] {
         var lowest: [UInt64: Int32] = [:]
         for pid in ProcessTable.pids() {  // ascending
             // The environment is read only for a namespace's first candidate,
             // so a listing stays one stat per process plus one read per namespace.
-            if let inode = ProcessTable.networkNamespaceInode(of: pid), lowest[inode] == nil, !isHelper(pid) {
+            if let inode = ProcessTable.networkNamespaceInode(of: pid), lowest[inode] == nil, !Processes.isTumultHelper(pid) {
                 lowest[inode] = pid
             }
         }
         return lowest
-    }
-
-    /// Whether `pid` is one of Tumult's helpers: the userspace packet engine,
-    /// the DNS responder, stress workers, disk payload `dd`s. Each carries
-    /// `TUMULT_ATTACK=<uid>`. They are not the pod's processes: listed as
-    /// its pid, a namespace that holds nothing but an engine would show the
-    /// engine as the pod, and PodChaos and StressChaos would aim at it.
-    static func isHelper(_ pid: Int32) -> Bool {
-        Processes.environment(of: pid, "TUMULT_ATTACK") != nil
     }
 
     /// The addresses of `netns`'s interfaces; nil when the namespace vanished

@@ -108,11 +108,11 @@ public struct PodChaosTranslator: FaultTranslator {
         guard let inode = namespace.inode else {
             throw FaultError(.invalidFault, "\(namespace) does not exist")
         }
-        let ourselves = Set([getpid()] + ProcessTable.ancestors(of: getpid()))
+        let ourselves = ProcessTarget.ourselves
         var found: [PodProcess] = []
         for pid in ProcessTable.pids() where ProcessTable.networkNamespaceInode(of: pid) == inode {
-            guard pid != 1, !ourselves.contains(pid), let entry = ProcessTable.entry(pid), !entry.isKernelThread,
-                  !entry.isGone, Processes.environment(of: pid, "TUMULT_ATTACK") == nil else { continue }
+            guard let entry = ProcessTable.entry(pid), !entry.isGone,
+                  ProcessTarget.protection(of: entry, ourselves: ourselves) == nil else { continue }
             var names = [entry.command]
             if let first = ProcessTable.firstArgument(of: pid) {
                 let base = URL(fileURLWithPath: first).lastPathComponent

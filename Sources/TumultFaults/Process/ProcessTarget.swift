@@ -29,14 +29,27 @@ public enum ProcessTarget: Codable, Sendable, Hashable, CustomStringConvertible 
         public var command: String
     }
 
-    /// The processes Tumult never acts on: itself, its ancestors (the shell
-    /// that runs it), pid 1, and the helpers of any attack (TUMULT_ATTACK).
-    static func isProtected(_ entry: ProcessTable.Entry, ourselves: Set<Int32>) -> Bool {
-        entry.pid == 1 || ourselves.contains(entry.pid) || entry.isKernelThread || entry.isGone
-            || Processes.environment(of: entry.pid, "TUMULT_ATTACK") != nil
+    /// The processes Tumult never acts on: pid 1, itself, its ancestors
+    /// (the shell that runs it), the helpers of any attack (TUMULT_ATTACK)
+    /// and kernel threads. Why, in words (`pid N <reason>; Tumult does not
+    /// attack it`), or nil when Tumult may act on it. The one rule for
+    /// every way a process is named: a fault's target, a chaosd body, a
+    /// pod's processes.
+    public static func protection(of entry: ProcessTable.Entry, ourselves: Set<Int32> = ourselves) -> String? {
+        if entry.pid == 1 { return "is init" }
+        if entry.pid == getpid() { return "is Tumult itself" }
+        if ourselves.contains(entry.pid) { return "started Tumult" }
+        if Processes.isTumultHelper(entry.pid) { return "is one of Tumult's helpers" }
+        if entry.isKernelThread { return "is a kernel thread" }
+        return nil
     }
 
-    static var ourselves: Set<Int32> { Set([getpid()] + ProcessTable.ancestors(of: getpid())) }
+    static func isProtected(_ entry: ProcessTable.Entry, ourselves: Set<Int32>) -> Bool {
+        entry.isGone || protection(of: entry, ourselves: ourselves) != nil
+    }
+
+    /// This process and its ancestors.
+    public static var ourselves: Set<Int32> { Set([getpid()] + ProcessTable.ancestors(of: getpid())) }
 
     /// The processes this target names now, never Tumult's own.
     public func resolve() throws -> [Process] {

@@ -6,13 +6,13 @@ extension StressFaultInjector {
     /// the cgroups it was told to join (its `--cgroup` arguments).
     public func check(_ steps: [StressUndoStep], attack: String) -> [String] {
         var problems: [String] = []
+        let hierarchies = CgroupHierarchy.mounted()
         for case .stopWorkers(_, let workers) in steps {
             for worker in workers {
                 guard HostReadBack.helperAlive(worker.pid, startTime: worker.startTime) else {
                     problems.append("stress worker \(worker.pid) is no longer running")
                     continue
                 }
-                let hierarchies = CgroupHierarchy.mounted()
                 for directory in Self.joinedCgroups(of: worker.pid) {
                     // The hierarchy mounted where the directory is (the longest mount point
                     // that is the directory or a parent of it: /sys/fs/cgroup/cpu is not one of /sys/fs/cgroup/cpuacct).
@@ -30,8 +30,7 @@ extension StressFaultInjector {
 
     /// The `--cgroup DIR` arguments a worker was started with.
     static func joinedCgroups(of pid: Int32) -> [String] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let arguments = ProcessTable.arguments(of: pid)
         if arguments.contains("--") { return [] } // stress-ng under `exec`: its own arguments follow
         return zip(arguments, arguments.dropFirst()).compactMap { $0.0 == "--cgroup" ? $0.1 : nil }
     }

@@ -8,9 +8,6 @@ public enum DocumentText {
     /// it, and unbounded recursion would crash the process instead of
     /// reporting an error.
     public static let maximumDepth = 64
-    /// More nodes than this (after expanding YAML aliases) is refused, which
-    /// stops "billion laughs" documents. The standard budget's; see `Budget`.
-    public static var maximumNodes: Int { Budget.standard.nodes }
 
     public enum Format: String, Sendable, CaseIterable {
         case yaml

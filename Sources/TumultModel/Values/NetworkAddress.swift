@@ -29,12 +29,6 @@ public enum NetworkAddress {
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
-    /// A Linux interface name; the rule is `HostNames.problem(withDevice:)`,
-    /// shared by everything that names a device.
-    public static func problem(withDevice name: String) -> String? {
-        HostNames.problem(withDevice: name)
-    }
-
     public static func isIPv4(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in

@@ -49,13 +49,8 @@ struct HostRules: Sendable, Equatable {
         guard !namespaces.isEmpty else { return [:] }
         return await withCheckedContinuation { continuation in
             DispatchQueue.global(qos: .utility).async {
-                let results = Results(count: namespaces.count)
-                DispatchQueue.concurrentPerform(iterations: namespaces.count) { index in
-                    results.set(index, read(namespaces[index], runner: runner))
-                }
-                var byName: [String: HostRules] = [:]
-                for (index, name) in namespaces.enumerated() { byName[name] = results.values[index] }
-                continuation.resume(returning: byName)
+                let results = Concurrently.map(namespaces) { read($0, runner: runner) }
+                continuation.resume(returning: Dictionary(zip(namespaces, results)) { _, last in last })
             }
         }
     }
@@ -132,13 +127,5 @@ struct HostRules: Sendable, Equatable {
             }
         }
         return members
-    }
-
-    /// Slots filled from `concurrentPerform`'s threads.
-    private final class Results: @unchecked Sendable {
-        private let lock = NSLock()
-        private(set) var values: [HostRules]
-        init(count: Int) { values = Array(repeating: HostRules(), count: count) }
-        func set(_ index: Int, _ value: HostRules) { lock.withLock { values[index] = value } }
     }
 }
