@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
     ],
     targets: [
         // Chaos Mesh documents as values: decoding, validation, defaults. No I/O.
@@ -36,6 +41,35 @@ let package = Package(
             name: "CTumultSystem",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // What a host agent does, as a protocol and its versioned wire types;
+        // everything above it reaches a host only through this.
+        .target(
+            name: "TumultAgent",
+            dependencies: ["TumultModel"]
+        ),
+        // The fleet's certificates: a CA, server and client certificates (`tumult certs`).
+        .target(
+            name: "TumultCertificates",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // The agent protocol over HTTPS with mutual TLS: the routes `tumult daemon`
+        // serves (and chaosd's API), and the client the controller reaches remote hosts with.
+        .target(
+            name: "TumultAgentHTTP",
+            dependencies: [
+                "TumultAgent", "TumultModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Injectors, one folder per fault family: apply one fault to one target, recover it.
         .target(
             name: "TumultFaults",
@@ -45,30 +79,35 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The host agent: the journal written before the host changes, recovery, the injector registry.
+        // The host agent: the journal written before the host changes, recovery,
+        // one plug-in per fault family, local pods and machines, leases.
         .target(
             name: "TumultDaemon",
             dependencies: [
-                "TumultFaults", "TumultSystem",
+                "TumultAgent", "TumultModel", "TumultFaults", "TumultSystem",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // Experiments: selection, modes, lifecycle, schedules, the store. Talks to hosts through `ChaosDaemon`.
+        // Experiments: selection, modes, lifecycle, schedules, the store. Reaches hosts through `HostAgent`.
         .target(
             name: "TumultController",
             dependencies: [
-                "TumultModel",
+                "TumultModel", "TumultAgent",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // `tumult server`: the REST API over the controller, wired to the local host agent.
+        // `tumult server`: the REST API over the controller; hosts only through the agent protocol.
         .target(
             name: "TumultServer",
             dependencies: [
                 "TumultController",
-                "TumultDaemon",
-                "TumultFaults",
+                "TumultAgent",
+                "TumultAgentHTTP",
+                // malloc_trim after large bodies (glibc's malloc.h; the C shim, not TumultSystem).
+                "CTumultSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // NIOSSL: the fleet's client TLS configuration.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 // NIOCore: per-connection guards and the body-size error.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,6 +120,9 @@ let package = Package(
             name: "tumult",
             dependencies: [
                 "TumultModel",
+                "TumultAgent",
+                "TumultAgentHTTP",
+                "TumultCertificates",
                 "TumultDaemon",
                 "TumultFaults",
                 "TumultSystem",
@@ -88,12 +130,14 @@ let package = Package(
                 "TumultServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `swift run -c release tumult-bench` prints the benchmark tables.
         .executableTarget(
             name: "tumult-bench",
-            dependencies: ["TumultModel", "TumultSystem", "TumultController"],
+            dependencies: ["TumultModel", "TumultSystem", "TumultAgent", "TumultController"],
             path: "Benchmarks/TumultBenchmarks"
         ),
         // Userspace netem over NFQUEUE (C, Linux only): kernels without sch_netem.
@@ -110,19 +154,39 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         .testTarget(
+            name: "TumultCertificatesTests",
+            dependencies: [
+                "TumultCertificates",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "TumultAgentHTTPTests",
+            dependencies: [
+                "TumultAgentHTTP", "TumultAgent", "TumultModel", "TumultCertificates",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
             name: "TumultModelTests",
             dependencies: ["TumultModel", "tumult"]
         ),
         .testTarget(
             name: "TumultControllerTests",
             dependencies: [
-                "TumultController", "TumultServer", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem",
+                "TumultController", "TumultServer", "TumultDaemon", "TumultSystem", "TumultAgent", "tumult", "tumult-netem",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "TumultFaultsTests",
-            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "tumult", "tumult-netem", "tumult-stress", "tumult-bench"]
+            dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "TumultAgent", "TumultAgentHTTP", "TumultCertificates",
+                           "tumult", "tumult-netem", "tumult-stress", "tumult-bench"]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TumultAgent
 import TumultController
 import TumultModel
 import TumultSystem
@@ -207,7 +208,7 @@ struct ControllerBenchmark {
         }
         var configuration = Controller.Configuration(supportedKinds: [.networkChaos])
         if let tickMilliseconds { configuration.tick = .milliseconds(tickMilliseconds) }
-        let controller = try Controller(daemon: NoOpDaemon(), inventory: StaticInventory(inventory), store: store,
+        let controller = try Controller(agent: NoOpDaemon(), inventory: StaticInventory(inventory), store: store,
                                         configuration: configuration)
 
         var clock = PhaseClock()
@@ -378,25 +379,32 @@ struct PhaseClock {
 
 /// A host that injects nothing: each inject returns one made-up attack id.
 /// The benchmark measures the controller, not the faults.
-final class NoOpDaemon: ChaosDaemon {
+final class NoOpDaemon: HostAgent {
     private let counter = Atomic<Int>(0)
+    let machine = "bench"
 
-    func inject(_ request: InjectionRequest) async throws -> [String] {
-        let number = counter.add(1, ordering: .relaxed).newValue
-        return ["noop-\(number)"]
+    func status() async throws -> AgentStatus {
+        AgentStatus(machine: machine, kinds: [], families: [], machineActions: [], halted: false, activeAttacks: 0, leases: [])
     }
 
-    func recover(_ attacks: [String]) async throws {}
+    func pods() async throws -> [Pod] { [] }
 
-    func stillInjected(_ attacks: [String]) async -> Set<String> { [] }
+    func inject(_ request: InjectionRequest) async throws -> [AttackID] {
+        let number = counter.add(1, ordering: .relaxed).newValue
+        return [AttackID(machine: machine, uid: "noop-\(number)")]
+    }
 
-    func attacks(ofExperiment experiment: String) async -> [HostAttack] { [] }
-
-    func heal(_ attacks: [String]) async -> [LostFault] { [] }
-
-    func recoverOrphans(keeping experiments: Set<String>) async -> Int { 0 }
-
+    func recover(_ attacks: [AttackID]) async throws {}
+    func attacks(_ query: AttackQuery) async throws -> [HostAttack] { [] }
+    func heal(_ attacks: [AttackID]) async throws -> [LostFault] { [] }
+    func recoverOrphans(controller: String, keeping experiments: Set<String>) async throws -> Int { 0 }
     func setHalted(_ halted: Bool) async throws -> Int { 0 }
+    func census() async throws -> AgentCensus { AgentCensus(machine: machine, samples: []) }
+    func renewLease(_ lease: Lease) async throws -> LeaseGrant {
+        LeaseGrant(controller: lease.controller, seconds: lease.seconds, renewedAt: Date(), expiresAt: Date())
+    }
+    func attack(_ request: DirectAttack) async throws -> AttackID { throw AgentError(.unsupported, "the benchmark host injects nothing") }
+    func directAttacks() async throws -> [HostAttack] { [] }
 }
 
 extension Duration {

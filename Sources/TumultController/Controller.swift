@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultModel
 
 /// The experiment controller: holds every experiment and schedule, and in a
@@ -6,9 +7,10 @@ import TumultModel
 /// rules ask for — choosing targets once per run, injecting, recovering at
 /// the end of the duration, on pause and on delete, spawning schedule runs.
 ///
-/// It never names a fault kind: hosts are reached through `ChaosDaemon`,
-/// pods come from `PodInventory`, and everything it learns goes to the
-/// store before it is forgotten.
+/// It never names a fault kind: hosts are reached through their agents
+/// (`HostAgent`, in process or remote), each target routed to the host it
+/// is on; pods and machines come from the fleet; and everything it learns
+/// goes to the store before it is forgotten.
 public actor Controller {
     public struct Configuration: Sendable {
         /// How often the loop looks at every experiment when nothing wakes it.
@@ -31,6 +33,13 @@ public actor Controller {
         /// for `tumult run`, which shares the journal with it and must leave
         /// the server's faults alone.
         public var recoversOrphans = false
+        /// This controller's stable id: journaled on every host as the owner
+        /// of what it injects, so a dead-man's switch and a restart find them.
+        public var controllerID = "local"
+        /// The dead-man's switch on remote hosts: each takes this
+        /// controller's lease for this long before it injects (the server
+        /// renews it); nil: none.
+        public var leaseSeconds: Double?
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds
@@ -47,8 +56,9 @@ public actor Controller {
         public var status: String
     }
 
-    let daemon: any ChaosDaemon
-    let inventory: any PodInventory
+    let hosts: FleetRouter
+    /// The hosts this controller drives.
+    public nonisolated let fleet: AgentFleet
     /// Read directly for archives (they never change once written).
     public nonisolated let store: any ExperimentStore
     let configuration: Configuration
@@ -91,10 +101,15 @@ public actor Controller {
     private var wakePending = false
     private var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
 
-    public init(daemon: any ChaosDaemon, inventory: any PodInventory, store: any ExperimentStore,
+    /// A controller of one host: `agent`, its pods from `inventory` (tests, benchmarks, `tumult run`).
+    public init(agent: any HostAgent, inventory: (any PodInventory)? = nil, store: any ExperimentStore,
                 configuration: Configuration) throws {
-        self.daemon = daemon
-        self.inventory = inventory
+        try self.init(fleet: AgentFleet(local: agent, inventory: inventory), store: store, configuration: configuration)
+    }
+
+    public init(fleet: AgentFleet, store: any ExperimentStore, configuration: Configuration) throws {
+        self.fleet = fleet
+        self.hosts = FleetRouter(fleet: fleet, controller: configuration.controllerID, leaseSeconds: configuration.leaseSeconds)
         self.store = store
         self.configuration = configuration
         for record in try store.loadExperiments() {
@@ -102,6 +117,7 @@ public actor Controller {
             if !record.isDeleted { liveByName[Self.nameKey(record.kind, record.namespace, record.name)] = record.uid }
         }
         for record in try store.loadSchedules() { schedules[record.uid] = record }
+        for record in experiments.values where record.kind == .physicalMachine && !record.isDeleted { Self.syncMachine(record, into: fleet) }
         halted = try store.isHalted()
     }
 
@@ -271,7 +287,9 @@ public actor Controller {
         let created = now
         document.metadata.uid = uid
         document.metadata.creationTimestamp = Self.timestamp(created)
-        let record = ExperimentRecord(uid: uid, document: document, createdAt: created, scheduleUID: scheduleUID)
+        var record = ExperimentRecord(uid: uid, document: document, createdAt: created, scheduleUID: scheduleUID)
+        // A PhysicalMachine is a machine to reach, not a fault: nothing to select.
+        if document.kind == .physicalMachine { record.selected = true }
         store(record)
         emit(record, reason: "Created", message: "experiment created")
         wake()
@@ -407,7 +425,7 @@ public actor Controller {
         }
         emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Halted",
              message: "emergency stop: recovering \(work.count) targets", type: .warning)
-        async let host = try? daemon.setHalted(true)
+        async let host = try? hosts.setHalted(true)
         let results = await perform(work)
         apply(results, at: now)
         let others = await host ?? 0
@@ -418,7 +436,7 @@ public actor Controller {
 
     /// Ends the emergency stop. Experiments stay paused until resumed.
     public func unhalt() async throws {
-        _ = try await daemon.setHalted(false)
+        _ = try await hosts.setHalted(false)
         halted = false
         batch.halted = false
         emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Unhalted",
@@ -497,9 +515,9 @@ public actor Controller {
         watching = true
         // One call for the whole round: a host reads back all its faults at
         // once, however many targets they belong to.
-        let daemon = self.daemon
+        let hosts = self.hosts
         Task { [weak self] in
-            let lost = await daemon.heal(work.flatMap(\.attacks))
+            let lost = await hosts.heal(work.flatMap(\.attacks))
             await self?.finishWatch(work, lost: lost)
         }
     }
@@ -578,16 +596,20 @@ public actor Controller {
     private func selectTargets(at moment: Date) async {
         let waiting = experiments.values.filter { !$0.selected && $0.failure == nil && $0.desiredPhase(at: moment) == .run }
         guard !waiting.isEmpty else { return }
-        let pods: [Pod]
-        do {
-            pods = try await inventory.pods()
-        } catch {
-            for record in waiting {
-                emit(record, reason: "Failed", message: "cannot list pods: \(error)", type: .warning)
+        let needsPods = waiting.contains { $0.document.spec is any PodTargetedSpec }
+        let (pods, unreachable) = needsPods ? await fleet.pods() : ([], [:])
+        if needsPods && pods.isEmpty && !unreachable.isEmpty {
+            let reasons = unreachable.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            for record in waiting where record.document.spec is any PodTargetedSpec {
+                emit(record, reason: "Failed", message: "cannot list pods: \(reasons)", type: .warning)
             }
             return
         }
         for candidate in waiting {
+            if candidate.document.spec is any MachineTargetedSpec {
+                selectMachines(for: candidate.uid)
+                continue
+            }
             guard var record = experiments[candidate.uid], !record.selected,
                   let spec = record.document.spec as? any PodTargetedSpec else { continue }
             switch PodSelection.select(from: pods, selector: spec.selector, mode: spec.mode, value: spec.value,
@@ -616,6 +638,53 @@ public actor Controller {
             }
             store(record)
         }
+    }
+
+    /// Chooses the machines of a machine-targeted experiment
+    /// (PhysicalMachineChaos): by selector among the fleet's machines, read
+    /// as pods are read, or by their agents' addresses.
+    private func selectMachines(for uid: String) {
+        guard var record = experiments[uid], !record.selected,
+              let spec = record.document.spec as? any MachineTargetedSpec else { return }
+        let machines = fleet.machines()
+        var selector = spec.machineSelector ?? PodSelectorSpec()
+        if spec.machineSelector == nil {
+            // By address: the machines with those agents, named one by one.
+            var named: [String: [String]] = [:]
+            for address in spec.machineAddresses {
+                guard let machine = machines.first(where: { Self.sameAddress($0.address, address) }) ?? fleet.connect(address: address) else {
+                    record.failure = "spec.address: \(address): no machine has this address and none can be reached by it"
+                    break
+                }
+                named[machine.namespace, default: []].append(machine.name)
+            }
+            selector = PodSelectorSpec(pods: named)
+        }
+        if record.failure == nil {
+            let all = (fleet.machines()).map(\.asTarget)
+            switch PodSelection.select(from: all, selector: selector, mode: spec.mode, value: spec.value,
+                                       defaultNamespace: record.namespace) {
+            case .success(let targets):
+                record.records = targets.map { TargetRecord(pod: $0) }
+                emit(record, reason: "Selected", message: "selected \(targets.count) machine\(targets.count == 1 ? "" : "s"): "
+                     + targets.prefix(10).map(\.name).joined(separator: ", ") + (targets.count > 10 ? " ..." : ""))
+            case .failure(let problem):
+                record.failure = "\(problem.description) (machines: \(machines.map(\.name).joined(separator: ", ")))"
+            }
+        }
+        if let failure = record.failure { emit(record, reason: "Failed", message: failure, type: .warning) }
+        record.selected = true
+        store(record)
+    }
+
+    /// Addresses compared as URLs: `http://h:1` is `http://h:1/`.
+    static func sameAddress(_ lhs: String, _ rhs: String) -> Bool {
+        func normal(_ text: String) -> String {
+            var text = text.lowercased()
+            while text.hasSuffix("/") { text.removeLast() }
+            return text
+        }
+        return !lhs.isEmpty && normal(lhs) == normal(rhs)
     }
 
     private func plannedWork(at moment: Date) -> [Work] {
@@ -681,30 +750,38 @@ public actor Controller {
     public func restore() async {
         for uid in Array(experiments.keys) {
             guard var record = experiments[uid] else { continue }
-            let held = await daemon.attacks(ofExperiment: uid)
+            let (held, unreachable) = await hosts.attacks(ofExperiment: uid)
+            func machine(of attack: HostAttack) -> String { attack.id.machine.isEmpty ? fleet.localMachine : attack.id.machine }
+            func holds(_ target: TargetRecord, _ attack: HostAttack) -> Bool {
+                attack.owner?.target == target.id && machine(of: attack) == (fleet.agent(for: target.pod.nodeName) == nil
+                    ? fleet.localMachine : target.pod.nodeName)
+            }
             // Faults for targets the record does not name (injected before
             // the selection was saved) are half-done work: undone.
-            let strays = held.filter { attack in !record.records.contains { $0.id == attack.target } }.map(\.uid)
-            if !strays.isEmpty { try? await daemon.recover(strays) }
+            let strays = held.filter { attack in !record.records.contains { holds($0, attack) } }.map(\.id)
+            if !strays.isEmpty { try? await hosts.recover(strays) }
             guard record.selected else { continue }
             var changed = false
             for index in record.records.indices {
                 let target = record.records[index]
-                let present = held.filter { $0.target == target.id }
+                // A host that did not answer keeps its targets' records as
+                // they are: it may well still hold the faults.
+                if unreachable.contains(target.pod.nodeName) { continue }
+                let present = held.filter { holds(target, $0) }
                 let complete = !present.isEmpty && present.allSatisfy(\.injected)
-                    && Set(target.attacks).isSubset(of: Set(present.map(\.uid)))
+                    && Set(target.attacks.map(\.uid)).isSubset(of: Set(present.map(\.id.uid)))
                 if complete {
-                    if target.phase != .injected || Set(target.attacks) != Set(present.map(\.uid)) {
+                    if target.phase != .injected || Set(target.attacks) != Set(present.map(\.id)) {
                         record.records[index].phase = .injected
-                        record.records[index].attacks = present.map(\.uid)
+                        record.records[index].attacks = present.map(\.id)
                         changed = true
                     }
                     continue
                 }
-                let leftovers = Set(present.map(\.uid)).union(target.attacks)
+                let leftovers = Set(present.map(\.id)).union(target.attacks)
                 if !leftovers.isEmpty {
                     do {
-                        try await daemon.recover(Array(leftovers))
+                        try await hosts.recover(Array(leftovers))
                     } catch {
                         record.records[index].record(RecordEvent(type: .failed, operation: .recover,
                                                                  message: "after restart: \(error)", timestamp: now))
@@ -726,7 +803,7 @@ public actor Controller {
         }
         // Faults of experiments this controller does not know (a store lost
         // or written too late by an older build) are nobody's to end: recovered now.
-        let orphans = configuration.recoversOrphans ? await daemon.recoverOrphans(keeping: Set(experiments.keys)) : 0
+        let orphans = configuration.recoversOrphans ? await hosts.recoverOrphans(keeping: Set(experiments.keys)) : 0
         if orphans > 0 {
             emit(kind: "Tumult", uid: "restore", namespace: "default", name: "restore", reason: "Recovered",
                  message: "recovered \(orphans) fault\(orphans == 1 ? "" : "s") of experiments this controller does not know",
@@ -742,13 +819,13 @@ public actor Controller {
         var experiment: String
         var index: Int
         var operation: Operation
-        var attacks: [String]
+        var attacks: [AttackID]
         var request: InjectionRequest?
     }
 
     struct Outcome: Sendable {
         var work: Work
-        var attacks: [String]
+        var attacks: [AttackID]
         var error: String?
         /// What a watch found lost.
         var lost: [LostFault] = []
@@ -759,11 +836,12 @@ public actor Controller {
         for position in prepared.indices where prepared[position].operation == .inject {
             let item = prepared[position]
             guard let record = experiments[item.experiment] else { continue }
+            let target = record.records[item.index]
             prepared[position].request = InjectionRequest(
-                experiment: item.experiment, document: record.document, target: record.records[item.index].pod,
-                peers: record.peers, endsAt: record.endsAt)
+                owner: AttackOwner(controller: configuration.controllerID, experiment: item.experiment, target: target.id),
+                document: record.document, target: target.pod, peers: record.peers, endsAt: record.endsAt)
         }
-        let daemon = self.daemon
+        let hosts = self.hosts
         let observer = configuration.observer
         var kinds: [String: String] = [:]
         for item in prepared { kinds[item.experiment] = experiments[item.experiment]?.kind.rawValue }
@@ -781,12 +859,12 @@ public actor Controller {
                         switch item.operation {
                         case .inject:
                             guard let request = item.request else { return Outcome(work: item, attacks: [], error: "experiment gone") }
-                            outcome = Outcome(work: item, attacks: try await daemon.inject(request), error: nil)
+                            outcome = Outcome(work: item, attacks: try await hosts.inject(request), error: nil)
                         case .recover:
-                            try await daemon.recover(item.attacks)
+                            try await hosts.recover(item.attacks)
                             outcome = Outcome(work: item, attacks: [], error: nil)
                         case .watch:
-                            return Outcome(work: item, attacks: item.attacks, error: nil, lost: await daemon.heal(item.attacks))
+                            return Outcome(work: item, attacks: item.attacks, error: nil, lost: await hosts.heal(item.attacks))
                         }
                     } catch {
                         outcome = Outcome(work: item, attacks: item.attacks, error: String(describing: error))
@@ -901,6 +979,20 @@ public actor Controller {
         }
         experiments[record.uid] = record
         dirtyExperiments.insert(record.uid)
+        if record.kind == .physicalMachine { Self.syncMachine(record, into: fleet) }
+    }
+
+    /// A PhysicalMachine document is a machine of the fleet while it lives.
+    private static func syncMachine(_ record: ExperimentRecord, into fleet: AgentFleet) {
+        guard let spec = record.document.spec as? PhysicalMachineSpec else { return }
+        if record.isDeleted {
+            fleet.remove(record.name)
+            return
+        }
+        let joined = record.document.metadata.annotations?[Machine.joinedAnnotation] != nil
+        fleet.register(Machine(name: record.name, namespace: record.namespace, labels: record.document.metadata.labels ?? [:],
+                               annotations: record.document.metadata.annotations ?? [:], address: spec.address,
+                               source: joined ? .joined : .document))
     }
 
     private func store(_ record: ScheduleRecord) {

@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultModel
 
 /// One experiment as the controller keeps it: the document it was given and
@@ -118,8 +119,8 @@ public struct TargetRecord: Codable, Sendable, Hashable {
     public var recoveredCount: Int = 0
     /// The newest last; at most `RecordEvent.limit`.
     public var events: [RecordEvent] = []
-    /// What the host injected for this target (journal attack ids).
-    public var attacks: [String] = []
+    /// What the host injected for this target (attack ids with their machine).
+    public var attacks: [AttackID] = []
     /// The pod as it was when chosen, so it is recovered and re-injected
     /// where it was even if the inventory changes.
     public var pod: Pod
@@ -213,11 +214,10 @@ extension ExperimentRecord: Codable {
 extension ChaosDocument {
     /// Reads back a document the controller stored (it was valid when stored).
     static func decodeStored(_ value: Value) throws -> ChaosDocument {
-        let report = DocumentLoader().check(value)
-        guard let document = report.document else {
-            throw ControllerError(.invalidDocument, "a stored document no longer reads: "
-                                  + report.diagnostics.errors.map(\.description).joined(separator: "; "))
+        do {
+            return try ChaosDocument.decoding(value)
+        } catch {
+            throw ControllerError(.invalidDocument, "a stored document no longer reads: \(error)")
         }
-        return document
     }
 }

@@ -13,6 +13,8 @@ public enum StatusView {
                 ("phase", .string(target.phase.rawValue)),
                 ("injectedCount", .integer(target.injectedCount)),
                 ("recoveredCount", .integer(target.recoveredCount)),
+                // Which host the target is on (a machine of the fleet); Tumult's own field.
+                ("nodeName", .string(target.pod.nodeName)),
                 ("events", .array(target.events.map { event in
                     .object(Value.Object([
                         ("type", .string(event.type.rawValue)),

@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultFaults
 
 /// Runs attacks through their injectors with the journal kept first:
@@ -18,17 +19,21 @@ public struct AttackRunner: Sendable {
     /// the injector failed before its first change (a target that is not
     /// there), the attack is forgotten: the caller has the error, and a
     /// journal row would only record a request that never touched the host.
+    /// `claim`: the controller, experiment and target it is for; `uid`:
+    /// the caller's id for it (chaosd's callers give one), else a new one.
     public func inject<Injector: FaultInjector>(_ fault: Injector.Fault, with injector: Injector, action: String,
-                                                target: String, endsAt: Date? = nil, owner: Int32? = nil) throws -> String {
+                                                target: String, endsAt: Date? = nil, owner: Int32? = nil,
+                                                claim: AttackOwner? = nil, uid given: String? = nil) throws -> String {
         if try journal.isHalted() {
             throw FaultError(.applyFailed, "Tumult is halted (emergency stop): new faults are refused until `tumult unhalt`")
         }
-        let uid = UUID().uuidString.lowercased()
+        let uid = given ?? UUID().uuidString.lowercased()
         let now = Date()
         let encoded = String(decoding: try JSONEncoder().encode(fault), as: UTF8.self)
         try journal.begin(Journal.Attack(uid: uid, family: Injector.family, action: action, target: target,
                                          fault: encoded, state: .injecting, message: nil, createdAt: now,
-                                         updatedAt: now, endsAt: endsAt, ownerPID: owner))
+                                         updatedAt: now, endsAt: endsAt, ownerPID: owner, controller: claim?.controller,
+                                         experiment: claim?.experiment, subject: claim?.target))
         do {
             try injector.apply(fault, attack: uid, recorder: journal.recorder(for: uid))
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultFaults
 import TumultModel
 import TumultSystem
@@ -30,6 +31,12 @@ public struct ExperimentAgent: Sendable {
         self.options = options
     }
 
+    /// An agent with every family of `families`, made as its options say.
+    public init(journal: Journal, families: FamilyRegistry, owner: Int32? = nil) {
+        self.init(journal: journal, registry: families.injectors, translators: families.translators,
+                  options: families.options, owner: owner)
+    }
+
     /// The faults `inject` would apply, without touching the host.
     public func plan(document: ChaosDocument, target: Pod, peers: [Pod]) throws -> [PlannedFault] {
         try translators.faults(for: document, target: target, peers: peers, options: options)
@@ -41,13 +48,13 @@ public struct ExperimentAgent: Sendable {
     /// ones injected before it are recovered, so a failed call leaves
     /// nothing in place.
     public func inject(document: ChaosDocument, target: Pod, peers: [Pod], experiment: String,
-                       endsAt: Date?) throws -> [String] {
+                       endsAt: Date?, claim: AttackOwner? = nil) throws -> [String] {
         let planned = try plan(document: document, target: target, peers: peers)
         let name = "\(experiment)/\(target.id)"
         var injected: [String] = []
         for fault in planned {
             do {
-                injected.append(try fault.inject(with: runner, target: name, endsAt: endsAt, owner: owner))
+                injected.append(try fault.inject(with: runner, target: name, endsAt: endsAt, owner: owner, claim: claim))
             } catch {
                 var leftovers: [String] = []
                 for uid in injected.reversed() {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TumultAgent
 import TumultFaults
 import TumultSystem
 
@@ -38,6 +39,36 @@ public final class Journal: Sendable {
         public var endsAt: Date?
         /// The process holding the attack in the foreground, if any.
         public var ownerPID: Int32?
+        /// Who asked for it (nil for attacks outside experiments): the
+        /// controller whose lease covers it, the experiment and the target.
+        public var controller: String?
+        public var experiment: String?
+        public var subject: String?
+
+        public init(uid: String, family: String, action: String, target: String, fault: String, state: State,
+                    message: String? = nil, createdAt: Date, updatedAt: Date, endsAt: Date? = nil, ownerPID: Int32? = nil,
+                    controller: String? = nil, experiment: String? = nil, subject: String? = nil) {
+            self.uid = uid
+            self.family = family
+            self.action = action
+            self.target = target
+            self.fault = fault
+            self.state = state
+            self.message = message
+            self.createdAt = createdAt
+            self.updatedAt = updatedAt
+            self.endsAt = endsAt
+            self.ownerPID = ownerPID
+            self.controller = controller
+            self.experiment = experiment
+            self.subject = subject
+        }
+
+        /// The owner journaled with it, when a controller asked for it.
+        public var owner: AttackOwner? {
+            guard let controller, let experiment else { return nil }
+            return AttackOwner(controller: controller, experiment: experiment, target: subject ?? "")
+        }
 
         public var needsRecovery: Bool { state != .recovered && state != .failed }
 
@@ -105,6 +136,22 @@ public final class Journal: Sendable {
                 table.column("value", .text).notNull()
             }
         }
+        // Owners and leases: which controller asked for an attack, and
+        // until when each controller's dead-man's switch holds.
+        migrator.registerMigration("v3-owner-lease") { db in
+            try db.alter(table: "attack") { table in
+                table.add(column: "controller", .text)
+                table.add(column: "experiment", .text)
+                table.add(column: "subject", .text)
+            }
+            try db.create(index: "attack_controller", on: "attack", columns: ["controller"])
+            try db.create(table: "lease") { table in
+                table.primaryKey("controller", .text)
+                table.column("seconds", .double).notNull()
+                table.column("renewedAt", .datetime).notNull()
+                table.column("expiresAt", .datetime).notNull()
+            }
+        }
         // Two `tumult` processes opening a new journal at once would both
         // create its tables: the first to hold the lock migrates, the other
         // then finds the work done.
@@ -123,6 +170,45 @@ public final class Journal: Sendable {
         try database.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('halted', ?)",
                            arguments: [halted ? "true" : "false"])
+        }
+    }
+
+    /// One controller's lease on this host (the dead-man's switch).
+    public struct LeaseRow: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+        public static let databaseTableName = "lease"
+        public var controller: String
+        public var seconds: Double
+        public var renewedAt: Date
+        public var expiresAt: Date
+    }
+
+    /// Renews (or takes) `controller`'s lease for `seconds` from now; 0 releases it.
+    public func renewLease(controller: String, seconds: Double, at moment: Date = Date()) throws -> LeaseRow? {
+        try database.write { db in
+            guard seconds > 0 else {
+                try db.execute(sql: "DELETE FROM lease WHERE controller = ?", arguments: [controller])
+                return nil
+            }
+            let row = LeaseRow(controller: controller, seconds: seconds, renewedAt: moment,
+                               expiresAt: moment.addingTimeInterval(seconds))
+            try row.save(db)
+            return row
+        }
+    }
+
+    public func leases() throws -> [LeaseRow] {
+        try database.read { db in try LeaseRow.fetchAll(db, sql: "SELECT * FROM lease ORDER BY controller") }
+    }
+
+    /// Gives every lease a full period from `moment`: a daemon that was down
+    /// cannot have heard its controllers, so they get a period to call again.
+    public func extendLeases(from moment: Date = Date()) throws {
+        try database.write { db in
+            for var row in try LeaseRow.fetchAll(db) {
+                row.renewedAt = moment
+                row.expiresAt = moment.addingTimeInterval(row.seconds)
+                try row.update(db)
+            }
         }
     }
 
@@ -181,6 +267,14 @@ public final class Journal: Sendable {
             try db.execute(sql: "DELETE FROM attack WHERE uid = ? AND NOT EXISTS (SELECT 1 FROM step WHERE attack = ?)",
                            arguments: [uid, uid])
             return db.changesCount > 0
+        }
+    }
+
+    /// Removes attack `uid` once it is over (recovered or failed), so that
+    /// a caller's id can name a new attack (chaosd's callers reuse theirs).
+    public func forgetFinished(_ uid: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM attack WHERE uid = ? AND state IN ('recovered', 'failed')", arguments: [uid])
         }
     }
 

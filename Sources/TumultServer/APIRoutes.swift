@@ -19,7 +19,7 @@ struct APIRoutes: Sendable {
             let group = router.group(RouterPath("/api/\(collection)"))
             group.get { request, _ in
                 if !isSchedule && request.uri.path.hasSuffix("/") {
-                    return try await ChaosdRoutes(daemon: parts.daemon).listAttacks()
+                    return try await ServerChaosdRoutes(agent: parts.agent).listAttacks()
                 }
                 return try await list(request, schedules: isSchedule)
             }
@@ -68,15 +68,15 @@ struct APIRoutes: Sendable {
             JSONResponse.make(parts.supportedKinds.map(\.rawValue).sorted() + ["Schedule"])
         }
         router.get("/api/common/namespaces") { _, _ in
-            JSONResponse.make(Array(Set(try await parts.inventory.pods().map(\.namespace)).union(["default"])).sorted())
+            JSONResponse.make(Array(Set(await parts.fleet.pods().pods.map(\.namespace)).union(["default"])).sorted())
         }
         router.get("/api/common/chaos-available-namespaces") { _, _ in
-            JSONResponse.make(Array(Set(try await parts.inventory.pods().map(\.namespace)).union(["default"])).sorted())
+            JSONResponse.make(Array(Set(await parts.fleet.pods().pods.map(\.namespace)).union(["default"])).sorted())
         }
         router.get("/api/common/labels") { request, _ in
             let namespaces = Set((request.uri.queryParameters.get("podNamespaceList") ?? "").split(separator: ",").map(String.init))
             var labels: [String: Set<String>] = [:]
-            for pod in try await parts.inventory.pods() where namespaces.isEmpty || namespaces.contains(pod.namespace) {
+            for pod in await parts.fleet.pods().pods where namespaces.isEmpty || namespaces.contains(pod.namespace) {
                 for (key, value) in pod.labels { labels[key, default: []].insert(value) }
             }
             return JSONResponse.make(labels.mapValues { $0.sorted() })
@@ -85,7 +85,7 @@ struct APIRoutes: Sendable {
             JSONResponse.make(["security_mode": parts.tokenRequired ? "true" : "false", "version": TumultVersion.text,
                                "dns_server_create": "false"])
         }
-        router.get("/api/pods") { _, _ in JSONResponse.make(try await parts.inventory.pods()) }
+        router.get("/api/pods") { _, _ in JSONResponse.make(await parts.fleet.pods().pods) }
         router.get("/api/halt") { _, _ in JSONResponse.make(["halted": await controller.halted]) }
         router.post("/api/halt") { _, _ in
             let started = ContinuousClock.now
@@ -230,7 +230,6 @@ struct APIRoutes: Sendable {
 extension ServerParts {
     func controllerStore(_ controller: Controller) -> any ExperimentStore { controller.store }
     var tokenRequired: Bool { requiresToken }
-    var supportedKinds: [ChaosKind] { daemon.agent.translators.kinds }
 }
 
 /// The version the API reports.

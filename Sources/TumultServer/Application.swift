@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import TumultAgent
+import TumultAgentHTTP
 import TumultController
-import TumultDaemon
-import TumultFaults
 import TumultModel
 
 /// How `tumult server` runs.
@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var home: URL
     public var inventoryPath: String?
     public var networkBackend: String = "auto"
+    /// The fleet: how remote daemons are reached (mutual TLS), and how
+    /// long each may go without hearing from this controller.
+    public var fleet = FleetConfiguration()
     /// `--allowed-origin`: origins (`https://chaos.example.com`) or host
     /// names besides the listen address that browsers may reach it by.
     public var allowedOrigins: [String] = []
@@ -39,11 +42,28 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
+/// How `tumult server` reaches the daemons of its fleet.
+public struct FleetConfiguration: Sendable {
+    /// The fleet CA and this controller's client certificate and key (PEM files).
+    public var tls: AgentTLS?
+    /// The daemons' bearer token.
+    public var token: String?
+    /// The dead-man's switch: a daemon that hears nothing from this
+    /// controller for this long recovers what it injected there.
+    public var leaseSeconds: Double = 30
+
+    public init() {}
+}
+
 /// The server's parts, for the command that runs it and for tests.
 public struct ServerParts: Sendable {
     public let controller: Controller
-    public let daemon: LocalChaosDaemon
-    public let inventory: any PodInventory
+    /// This host's agent (in process).
+    public let agent: any HostWatching
+    /// Every host the controller drives, this one first.
+    public var fleet: AgentFleet { controller.fleet }
+    /// Kinds the controller runs.
+    public let supportedKinds: [ChaosKind]
     /// Whether API calls need the bearer token.
     public let requiresToken: Bool
     /// `GET /api/experiments`' encoded items, kept between requests.
@@ -53,26 +73,29 @@ public struct ServerParts: Sendable {
 /// Builds the controller over the local host agent and the store, and the
 /// HTTP application serving the API. `tumult server` and the tests both
 /// call this (tests with port 0).
-public func buildApplication(configuration: ServerConfiguration, logger: Logger = Logger(label: "tumult.server"),
+public func buildApplication(configuration: ServerConfiguration, agent: any HostWatching,
+                             logger: Logger = Logger(label: "tumult.server"),
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
 async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
         throw ControllerError(.invalidDocument, "--listen \(configuration.host): a bearer token is required off loopback (--token or $TUMULT_TOKEN)")
     }
-    let journal = try Journal(directory: configuration.home)
-    let backend = NetworkFault.Backend(rawValue: configuration.networkBackend) ?? .auto
-    let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: true, networkBackend: backend))
-    let daemon = LocalChaosDaemon(agent: agent)
-    let inventory = LocalPodInventory(inventoryPath: configuration.inventoryPath, home: configuration.home)
     let store = try SQLiteExperimentStore(directory: configuration.home)
-    // Metrics: the controller reports events and latencies to them.
-    let metrics = TumultMetrics(kinds: agent.translators.kinds.map(\.rawValue))
-    var controllerConfiguration = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
+    let status = try await agent.status()
+    var kinds = Set(status.kinds.compactMap(ChaosKind.init(rawValue:)))
+    // Machines are reached over the agent protocol: with fleet
+    // certificates, remote ones too; without, only this one.
+    kinds.insert(.physicalMachine)
+    let connections = try FleetConnections(configuration.fleet)
+    let metrics = TumultMetrics(kinds: kinds.map(\.rawValue).sorted())
+    var controllerConfiguration = Controller.Configuration(supportedKinds: kinds)
     controllerConfiguration.observer = metrics
     controllerConfiguration.recoversOrphans = true
-    let controller = try Controller(daemon: daemon, inventory: inventory, store: store,
-                                    configuration: controllerConfiguration)
-    let parts = ServerParts(controller: controller, daemon: daemon, inventory: inventory,
+    controllerConfiguration.controllerID = try ControllerIdentity.load(home: configuration.home)
+    controllerConfiguration.leaseSeconds = configuration.fleet.leaseSeconds
+    let fleet = AgentFleet(local: agent, connector: connections.connector)
+    let controller = try Controller(fleet: fleet, store: store, configuration: controllerConfiguration)
+    let parts = ServerParts(controller: controller, agent: agent, supportedKinds: kinds.sorted { $0.rawValue < $1.rawValue },
                             requiresToken: !(configuration.token ?? "").isEmpty)
 
     let listening = ListeningSignal()
@@ -91,21 +114,24 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
     APIRoutes(parts: parts).register(on: router)
     DashboardRoutes(parts: parts).register(on: router)
-    ChaosdRoutes(daemon: daemon).register(on: router)
+    ServerChaosdRoutes(agent: agent).register(on: router)
+    MachineRoutes(parts: parts).register(on: router)
     // Metrics: `GET /metrics`, behind the bearer token like the API.
     MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
     OpenAPIRoutes().register(on: router)
     routeMethods.load(from: router)
 
     // Timeouts and a connection limit: a flood cannot lock out `POST /api/halt`.
-    let connections = ConnectionGuard.serving(configuration, registry: metrics.registry, logger: logger)
+    let guarded = ConnectionGuard.serving(configuration, registry: metrics.registry, logger: logger)
     let application = Application(
         router: router,
-        server: connections.server,
+        server: guarded.server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult",
-                             backlog: connections.backlog),
+                             backlog: guarded.backlog),
         services: [ControllerService(controller: controller, listening: listening, logger: logger),
-                   FaultWatchService(daemon: daemon, controller: controller, listening: listening, metrics: metrics, logger: logger)],
+                   FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger),
+                   LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
+                                seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger)],
         onServerRunning: { channel in
             port.set(channel.localAddress?.port ?? configuration.port)
             listening.listening()

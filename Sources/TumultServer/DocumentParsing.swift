@@ -1,6 +1,6 @@
+import CTumultSystem
 import Dispatch
 import TumultModel
-import TumultSystem
 
 /// Parses request bodies (`POST /api/experiments`, `/api/validate`) off
 /// Swift's cooperative threads and at most `concurrency` at a time.
@@ -35,7 +35,8 @@ enum DocumentParsing {
     static func run<T: Sendable>(bytes: Int, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await gate.run {
             try await blocking(on: queue) {
-                defer { if bytes >= trimAfterBytes { Memory.returnFreedToTheSystem() } }
+                // glibc keeps freed memory for reuse: hand it back (malloc.h, through the C shim).
+                defer { if bytes >= trimAfterBytes { _ = malloc_trim(0) } }
                 return try body()
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import TumultAgent
 import TumultController
 
 /// The API's error body: Chaos Mesh dashboard's `{code, type, message,
@@ -36,6 +37,21 @@ struct APIError: Error, Sendable {
         errors = error.diagnostics.map { FieldError(path: $0.path.description, message: $0.message) }
     }
 
+    /// An agent's refusal or failure, as the chaosd routes and the
+    /// fleet's calls return it.
+    init(_ error: AgentError) {
+        switch error.code {
+        case .invalid, .version: self.init(.badRequest, "ValidationError", error.message)
+        case .unsupported: self.init(.badRequest, "Unsupported", error.message)
+        case .notFound: self.init(.notFound, "NotFound", error.message)
+        case .halted: self.init(.conflict, "Halted", error.message)
+        case .unauthorized: self.init(.badGateway, "AgentUnauthorized", error.message)
+        case .unreachable: self.init(.badGateway, "AgentUnreachable", error.message)
+        case .failed: self.init(.internalServerError, "InjectFailed", error.message)
+        }
+        errors = error.fields.map { FieldError(path: $0.path, message: $0.message) }
+    }
+
     var response: Response {
         struct Body: Encodable {
             var code: Int
@@ -58,6 +74,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return error.response
         } catch let error as ControllerError {
+            return APIError(error).response
+        } catch let error as AgentError {
             return APIError(error).response
         } catch is NIOTooManyBytesError {
             return APIError(.contentTooLarge, "PayloadTooLarge", "the body is larger than this route accepts").response

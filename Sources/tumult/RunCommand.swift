@@ -4,7 +4,6 @@ import TumultController
 import TumultDaemon
 import TumultFaults
 import TumultModel
-import TumultServer
 
 /// `tumult run -f FILE`: one experiment run without a server, for CI.
 struct RunCommand: AsyncParsableCommand {
@@ -69,20 +68,23 @@ struct RunCommand: AsyncParsableCommand {
         if try journal.isHalted() {
             throw RunFailure(status: 1, "Tumult is halted (emergency stop): nothing is injected until `tumult unhalt`")
         }
-        let agent = ExperimentAgent(journal: journal, options: TranslationOptions(detachHelpers: false, networkBackend: networkBackend),
-                                    owner: getpid())
+        let families = FamilyRegistry.standard(options: TranslationOptions(detachHelpers: false, networkBackend: networkBackend))
         let inventoryPath = LocalPodInventory.defaultPath(given: inventory, home: Journal.defaultDirectory())
         if let inventoryPath {
             do { _ = try InventoryFile.load(path: inventoryPath) } catch let error as InventoryFileError {
                 throw RunFailure(status: 2, error.lines.joined(separator: "\n"))
             }
         }
-        let pods = LocalPodInventory(inventoryPath: inventory, home: Journal.defaultDirectory())
-        var settings = Controller.Configuration(supportedKinds: Set(agent.translators.kinds))
+        // This host's agent in process, its helpers tied to this process,
+        // its attacks held by it in the foreground.
+        let agent = LocalHostAgent(journal: journal, families: families,
+                                   inventory: LocalPodInventory(inventoryPath: inventory, home: Journal.defaultDirectory()),
+                                   owner: getpid())
+        var settings = Controller.Configuration(supportedKinds: Set(families.translators.kinds))
         settings.tick = .milliseconds(100)
         settings.retryDelay = 1
-        let controller = try Controller(daemon: LocalChaosDaemon(agent: agent), inventory: pods,
-                                        store: InMemoryExperimentStore(), configuration: settings)
+        settings.controllerID = "tumult-run-\(getpid())"
+        let controller = try Controller(agent: agent, store: InMemoryExperimentStore(), configuration: settings)
 
         if let check {
             record.note("check", "probing \(check.url) before injecting")

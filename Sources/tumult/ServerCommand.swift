@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TumultAgentHTTP
 import TumultDaemon
 import TumultServer
 
@@ -51,8 +52,31 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a kept-alive connection may wait for its next request.", valueName: "seconds"))
     var idleTimeout: Double = 30
 
+    @Option(name: .customLong("fleet-ca"), help: ArgumentHelp("The fleet CA (PEM) daemons' certificates are checked against (tumult certs init).", valueName: "file"))
+    var fleetCA: String?
+
+    @Option(name: .customLong("fleet-cert"), help: ArgumentHelp("This controller's client certificate (PEM) for the daemons (tumult certs issue client NAME).", valueName: "file"))
+    var fleetCert: String?
+
+    @Option(name: .customLong("fleet-key"), help: ArgumentHelp("The private key (PEM) of --fleet-cert.", valueName: "file"))
+    var fleetKey: String?
+
+    @Option(name: .customLong("fleet-token"), help: ArgumentHelp("The daemons' bearer token (default $TUMULT_FLEET_TOKEN).", valueName: "token"))
+    var fleetToken: String?
+
+    @Option(help: ArgumentHelp("The dead-man's switch: a daemon that hears nothing from this server for this long recovers what it injected there.", valueName: "seconds"))
+    var lease: Double = 30
+
+    @Option(help: ArgumentHelp("This host's machine name (default: its host name); pods here get it as spec.nodeName.", valueName: "name"))
+    var machine: String?
+
     func validate() throws {
         _ = try address()
+        let fleetFiles = [fleetCA, fleetCert, fleetKey].compactMap { $0 }
+        guard fleetFiles.isEmpty || fleetFiles.count == 3 else {
+            throw ValidationError("--fleet-ca, --fleet-cert and --fleet-key go together.")
+        }
+        guard lease >= 3, lease <= 86_400 else { throw ValidationError("--lease: \(lease) is out of range: from 3 to 86400 seconds.") }
         guard maxConnections > 0, headerTimeout > 0, idleTimeout > 0 else {
             throw ValidationError("--max-connections, --header-timeout and --idle-timeout must be positive.")
         }
@@ -92,12 +116,19 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.connectionLimit = maxConnections
         (configuration.headerTimeout, configuration.idleTimeout) = (.seconds(headerTimeout), .seconds(idleTimeout))
         configuration.allowedOrigins = allowedOrigins
+        if let fleetCA, let fleetCert, let fleetKey {
+            configuration.fleet.tls = AgentTLS(ca: fleetCA, certificate: fleetCert, privateKey: fleetKey)
+        }
+        configuration.fleet.token = fleetToken ?? ProcessInfo.processInfo.environment["TUMULT_FLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.fleet.leaseSeconds = lease
         if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
             throw ValidationError("--listen \(listen): listening beyond loopback needs a bearer token (--token or $TUMULT_TOKEN).")
         }
         var logger = Logger(label: "tumult.server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let (application, _) = try await buildApplication(configuration: configuration, logger: logger) { port in
+        let agent = try LocalHostAgent.serving(home: configuration.home, inventoryPath: inventory,
+                                               networkBackend: networkBackend, machine: machine)
+        let (application, _) = try await buildApplication(configuration: configuration, agent: agent, logger: logger) { port in
             print("tumult server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
             fflush(nil)
         }

@@ -79,7 +79,7 @@ import TumultModel
             let status = try #require((got["kube_object"] as? [String: Any])?["status"] as? [String: Any])
             let conditions = try #require(status["conditions"] as? [[String: Any]])
             #expect(conditions.contains { $0["type"] as? String == "Selected" && $0["status"] as? String == "False" })
-            #expect(got["failure"] as? String == "no target selected (selector matched 0 of \(try await parts.inventory.pods().count) pods)"
+            #expect(got["failure"] as? String == "no target selected (selector matched 0 of \(await parts.fleet.pods().pods.count) pods)"
                     || (got["failure"] as? String)?.hasPrefix("no target selected") == true)
             #expect(((status["experiment"] as? [String: Any])?["desiredPhase"] as? String) == "Run")
 
@@ -145,7 +145,7 @@ import TumultModel
                 spec: {mode: all, selector: {}, timeOffset: "-10m"}
                 """)
             #expect(unsupported.status == .badRequest)
-            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "TimeChaos is not supported on this host yet (supported: DNSChaos, NetworkChaos, PodChaos, StressChaos)")
+            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "TimeChaos is not supported on this host yet (supported: DNSChaos, NetworkChaos, PhysicalMachine, PhysicalMachineChaos, PodChaos, StressChaos)")
         }
     }
 
@@ -198,7 +198,7 @@ import TumultModel
             let config = try Self.object(try await client.execute(uri: "/api/common/config", method: .get).body)
             #expect(config["security_mode"] as? String == "false")
             let pods = try Self.array(try await client.execute(uri: "/api/pods", method: .get).body)
-            #expect(pods.count == (try await parts.inventory.pods().count))
+            #expect(pods.count == (await parts.fleet.pods().pods.count))
         }
     }
 
@@ -234,7 +234,7 @@ import TumultModel
         var configuration = ServerConfiguration(home: FileManager.default.temporaryDirectory.appendingPathComponent("tmt-api-\(UUID().uuidString)"))
         configuration.host = "0.0.0.0"
         defer { try? FileManager.default.removeItem(at: configuration.home) }
-        await #expect(throws: ControllerError.self) { _ = try await buildApplication(configuration: configuration) }
+        await #expect(throws: ControllerError.self) { _ = try await buildApplication(configuration: configuration, agent: try localAgent(configuration)) }
     }
 
     @Test func unknownUIDsAre404() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TumultAgent
 @testable import TumultController
 import TumultModel
 
@@ -8,18 +9,26 @@ import TumultModel
 /// faults of experiments nobody knows are recovered by the host's server.
 @Suite struct ControllerDurabilityTests {
     /// A host whose restore look-ups take a while, so an API call lands in the middle.
-    struct SlowRestoreDaemon: ChaosDaemon {
+    struct SlowRestoreDaemon: HostAgent {
         let inner: RecordingDaemon
-        func inject(_ request: InjectionRequest) async throws -> [String] { try await inner.inject(request) }
-        func recover(_ attacks: [String]) async throws { try await inner.recover(attacks) }
-        func stillInjected(_ attacks: [String]) async -> Set<String> { await inner.stillInjected(attacks) }
-        func attacks(ofExperiment experiment: String) async -> [HostAttack] {
+        var machine: String { inner.machine }
+        func status() async throws -> AgentStatus { try await inner.status() }
+        func pods() async throws -> [Pod] { try await inner.pods() }
+        func inject(_ request: InjectionRequest) async throws -> [AttackID] { try await inner.inject(request) }
+        func recover(_ attacks: [AttackID]) async throws { try await inner.recover(attacks) }
+        func attacks(_ query: AttackQuery) async throws -> [HostAttack] {
             try? await Task.sleep(for: .milliseconds(300))
-            return await inner.attacks(ofExperiment: experiment)
+            return try await inner.attacks(query)
         }
-        func recoverOrphans(keeping experiments: Set<String>) async -> Int { await inner.recoverOrphans(keeping: experiments) }
-        func heal(_ attacks: [String]) async -> [LostFault] { await inner.heal(attacks) }
+        func recoverOrphans(controller: String, keeping experiments: Set<String>) async throws -> Int {
+            try await inner.recoverOrphans(controller: controller, keeping: experiments)
+        }
+        func heal(_ attacks: [AttackID]) async throws -> [LostFault] { try await inner.heal(attacks) }
         func setHalted(_ halted: Bool) async throws -> Int { try await inner.setHalted(halted) }
+        func census() async throws -> AgentCensus { try await inner.census() }
+        func renewLease(_ lease: Lease) async throws -> LeaseGrant { try await inner.renewLease(lease) }
+        func attack(_ request: DirectAttack) async throws -> AttackID { try await inner.attack(request) }
+        func directAttacks() async throws -> [HostAttack] { try await inner.directAttacks() }
     }
 
     func temporaryDirectory() throws -> URL {
@@ -56,7 +65,7 @@ import TumultModel
         var configuration = Controller.Configuration(supportedKinds: [.networkChaos])
         configuration.clock = { clock.now }
         configuration.watchInterval = nil
-        let second = try Controller(daemon: SlowRestoreDaemon(inner: daemon), inventory: StaticInventory(webPods),
+        let second = try Controller(agent: SlowRestoreDaemon(inner: daemon), inventory: StaticInventory(webPods),
                                     store: try SQLiteExperimentStore(directory: directory), configuration: configuration)
         async let restored: Void = second.restore()
         try await Task.sleep(for: .milliseconds(100))
@@ -85,7 +94,7 @@ import TumultModel
         var configuration = Controller.Configuration(supportedKinds: [.networkChaos])
         configuration.clock = { clock.now }
         configuration.recoversOrphans = true
-        let server = try Controller(daemon: daemon, inventory: StaticInventory(webPods), store: InMemoryExperimentStore(),
+        let server = try Controller(agent: daemon, inventory: StaticInventory(webPods), store: InMemoryExperimentStore(),
                                     configuration: configuration)
         await server.restore()
         #expect(await daemon.activeCount == 0)
@@ -101,7 +110,8 @@ import TumultModel
         let applied = try await first.apply(try document(delayYAML))
         // Killed while injecting, before the pass that chose the target was saved.
         let record = try #require(await first.experiment(applied.uid))
-        _ = try await daemon.inject(InjectionRequest(experiment: applied.uid, document: record.document, target: webPods[0]))
+        _ = try await daemon.inject(InjectionRequest(owner: AttackOwner(controller: "local", experiment: applied.uid, target: webPods[0].id),
+                                                     document: record.document, target: webPods[0]))
         #expect(await daemon.activeCount == 1)
 
         let second = try makeController(daemon, clock: clock, store: try SQLiteExperimentStore(directory: directory))

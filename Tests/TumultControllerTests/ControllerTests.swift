@@ -1,19 +1,28 @@
 import Foundation
 import Testing
+import TumultAgent
 @testable import TumultController
 import TumultModel
 
 /// A host that records what the controller asks of it. The real host agent
 /// is exercised by the root tests (`tumult run`, the server's restart and
 /// halt tests); here the controller's own rules are checked, fast.
-actor RecordingDaemon: ChaosDaemon {
+actor RecordingDaemon: HostAgent {
+    nonisolated let machine = "test-host"
     var injected: [String: (experiment: String, target: String)] = [:]
     var recovered: [String] = []
     var failingTargets: Set<String> = []
     var halted = false
     private var counter = 0
 
-    func inject(_ request: InjectionRequest) async throws -> [String] {
+    func status() async throws -> AgentStatus {
+        AgentStatus(machine: machine, kinds: [], families: [], machineActions: [], halted: halted,
+                    activeAttacks: injected.count, leases: [])
+    }
+
+    func pods() async throws -> [Pod] { [] }
+
+    func inject(_ request: InjectionRequest) async throws -> [AttackID] {
         if halted { throw ControllerError(.halted, "halted") }
         if failingTargets.contains(request.target.id) {
             throw ControllerError(.internalError, "cannot reach \(request.target.id)")
@@ -21,20 +30,23 @@ actor RecordingDaemon: ChaosDaemon {
         counter += 1
         let uid = "attack-\(counter)"
         injected[uid] = (request.experiment, request.target.id)
-        return [uid]
+        return [AttackID(machine: machine, uid: uid)]
     }
 
-    func recover(_ attacks: [String]) async throws {
-        for uid in attacks where injected[uid] != nil {
+    func recover(_ attacks: [AttackID]) async throws {
+        for uid in attacks.map(\.uid) where injected[uid] != nil {
             injected[uid] = nil
             recovered.append(uid)
         }
     }
 
-    func stillInjected(_ attacks: [String]) async -> Set<String> { Set(attacks.filter { injected[$0] != nil }) }
-
-    func attacks(ofExperiment experiment: String) async -> [HostAttack] {
-        injected.filter { $0.value.experiment == experiment }.map { HostAttack(uid: $0.key, target: $0.value.target, injected: true) }
+    func attacks(_ query: AttackQuery) async throws -> [HostAttack] {
+        injected.filter { query.experiment == nil || $0.value.experiment == query.experiment }.map {
+            HostAttack(id: AttackID(machine: machine, uid: $0.key),
+                       owner: AttackOwner(controller: "local", experiment: $0.value.experiment, target: $0.value.target),
+                       family: "test", action: "test", target: $0.value.target, injected: true, state: "success",
+                       createdAt: Date(), updatedAt: Date())
+        }
     }
 
     func setHalted(_ halted: Bool) async throws -> Int {
@@ -45,17 +57,18 @@ actor RecordingDaemon: ChaosDaemon {
     /// Attacks the next liveness check finds lost, and whether it restores them.
     var losing: [String: Bool] = [:]
 
-    func heal(_ attacks: [String]) async -> [LostFault] {
-        attacks.compactMap { uid in
-            guard let restorable = losing.removeValue(forKey: uid) else { return nil }
-            if !restorable { injected[uid] = nil }
-            return LostFault(attack: uid, detail: "engine gone", restored: restorable, error: restorable ? nil : "cannot start it")
+    func heal(_ attacks: [AttackID]) async throws -> [LostFault] {
+        attacks.compactMap { id in
+            guard let restorable = losing.removeValue(forKey: id.uid) else { return nil }
+            if !restorable { injected[id.uid] = nil }
+            return LostFault(attack: id, detail: "engine gone", restored: restorable, error: restorable ? nil : "cannot start it")
         }
     }
 
     func lose(_ attack: String, restorable: Bool) { losing[attack] = restorable }
+    func lose(_ attack: AttackID, restorable: Bool) { losing[attack.uid] = restorable }
 
-    func recoverOrphans(keeping experiments: Set<String>) async -> Int {
+    func recoverOrphans(controller: String, keeping experiments: Set<String>) async throws -> Int {
         let orphans = injected.filter { !experiments.contains($0.value.experiment) }.map(\.key)
         for uid in orphans {
             injected[uid] = nil
@@ -63,6 +76,13 @@ actor RecordingDaemon: ChaosDaemon {
         }
         return orphans.count
     }
+
+    func census() async throws -> AgentCensus { AgentCensus(machine: machine, samples: []) }
+    func renewLease(_ lease: Lease) async throws -> LeaseGrant {
+        LeaseGrant(controller: lease.controller, seconds: lease.seconds, renewedAt: Date(), expiresAt: Date())
+    }
+    func attack(_ request: DirectAttack) async throws -> AttackID { throw AgentError(.unsupported, "not here") }
+    func directAttacks() async throws -> [HostAttack] { [] }
 
     func fail(_ target: String) { failingTargets.insert(target) }
     func heal(_ target: String) { failingTargets.remove(target) }
@@ -102,7 +122,7 @@ func makeController(_ daemon: RecordingDaemon, clock: ManualClock, pods: [Pod] =
     // meanwhile; these tests step the loop by hand, so it is off here and
     // ControllerWatchTests checks it.
     configuration.watchInterval = nil
-    return try Controller(daemon: daemon, inventory: StaticInventory(pods), store: store, configuration: configuration)
+    return try Controller(agent: daemon, inventory: StaticInventory(pods), store: store, configuration: configuration)
 }
 
 let delayYAML = """

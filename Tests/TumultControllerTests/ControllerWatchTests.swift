@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TumultAgent
 @testable import TumultController
 import TumultModel
 
@@ -23,7 +24,7 @@ import TumultModel
         configuration.retryDelay = 5
         configuration.watchInterval = 2
         configuration.observer = observer
-        return try Controller(daemon: daemon, inventory: StaticInventory(webPods), store: InMemoryExperimentStore(),
+        return try Controller(agent: daemon, inventory: StaticInventory(webPods), store: InMemoryExperimentStore(),
                               configuration: configuration)
     }
 

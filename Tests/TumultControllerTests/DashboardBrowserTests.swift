@@ -492,7 +492,7 @@ final class DashboardServer: Sendable {
         var logger = Logger(label: "tumult.dashboard-test")
         logger.logLevel = .warning
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let (application, parts) = try await buildApplication(configuration: configuration, logger: logger) { port in
+        let (application, parts) = try await buildApplication(configuration: configuration, agent: try localAgent(configuration), logger: logger) { port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))

@@ -16,7 +16,7 @@ import TumultModel
         var configuration = ServerConfiguration(home: home)
         configuration.port = 0
         configuration.token = token
-        let (application, parts) = try await buildApplication(configuration: configuration)
+        let (application, parts) = try await buildApplication(configuration: configuration, agent: try localAgent(configuration))
         try await application.test(.router) { client in try await test(client, parts) }
     }
 

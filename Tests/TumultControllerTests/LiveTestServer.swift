@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import TumultDaemon
 import TumultServer
 
 /// A real `tumult server` for one test: live HTTP on a free loopback port,
@@ -17,7 +18,14 @@ struct LiveTestServer {
 
     func run(_ test: @escaping @Sendable (any TestClientProtocol, ServerParts) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: home) }
-        let (application, parts) = try await buildApplication(configuration: configuration)
+        let (application, parts) = try await buildApplication(configuration: configuration, agent: try localAgent(configuration))
         try await application.test(.live) { client in try await test(client, parts) }
     }
+}
+
+/// The host agent `tumult server` builds for `configuration` (its home,
+/// inventory and network backend), as the tests' servers use it.
+func localAgent(_ configuration: ServerConfiguration) throws -> LocalHostAgent {
+    try LocalHostAgent.serving(home: configuration.home, inventoryPath: configuration.inventoryPath,
+                               networkBackend: configuration.networkBackend)
 }

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TumultController
-import TumultDaemon
+@testable import TumultDaemon
 import TumultFaults
 import TumultSystem
 @testable import TumultServer
@@ -264,10 +264,11 @@ struct MetricsRootTests {
                 failure = error
             }
             // Whatever happened, nothing stays on the host.
-            let journal = parts.daemon.journal, runner = parts.daemon.agent.runner
+            guard let agent = parts.agent as? LocalHostAgent else { throw failure ?? CancellationError() }
+            let journal = agent.journal, runner = agent.agent.runner
             _ = try? await offPool {
                 let left = try journal.attacks().filter(\.needsRecovery).map(\.uid)
-                return LocalChaosDaemon.recoverConcurrently(left, with: runner)
+                return LocalHostAgent.recoverConcurrently(left, with: runner)
             }
             if let failure { throw failure }
         }

@@ -20,7 +20,7 @@ import TumultModel
         defer { try? FileManager.default.removeItem(at: home) }
         var configuration = ServerConfiguration(home: home)
         configuration.port = 0
-        let (application, _) = try await buildApplication(configuration: configuration)
+        let (application, _) = try await buildApplication(configuration: configuration, agent: try localAgent(configuration))
         let routes = Self.routes(of: try await application.responder)
         // The walk found the router (GET /api/experiments is the oldest route there is).
         #expect(routes.contains { $0.pattern == "/api/experiments" && $0.method == "GET" })
@@ -37,7 +37,7 @@ import TumultModel
         defer { try? FileManager.default.removeItem(at: home) }
         var configuration = ServerConfiguration(home: home)
         configuration.port = 0
-        let (application, _) = try await buildApplication(configuration: configuration)
+        let (application, _) = try await buildApplication(configuration: configuration, agent: try localAgent(configuration))
         let routes = Self.routes(of: try await application.responder)
         let document = try Self.value(TumultOpenAPI.json)
         #expect(Self.mismatches(between: document, and: routes).isEmpty)
@@ -251,7 +251,7 @@ import TumultModel
             check(events, "/api/events", "get")
             #expect(try Self.value(Data(buffer: events.body)) != .array([]), "applying made events to check")
             for path in ["/api/archives", "/api/common/kinds", "/api/common/namespaces", "/api/common/chaos-available-namespaces",
-                         "/api/common/labels", "/api/common/config", "/api/pods", "/api/experiments/", "/metrics", "/"] {
+                         "/api/common/labels", "/api/common/config", "/api/pods", "/api/machines", "/api/experiments/", "/metrics", "/"] {
                 check(try await client.execute(uri: path, method: .get), path, "get")
             }
 

@@ -19,8 +19,12 @@ final class RunningTumult: @unchecked Sendable {
     private let reader: Thread
     private var exitStatus: Int32?
 
-    init(_ cli: TumultCLI, _ arguments: [String]) throws {
-        let child = try cli.start(arguments)
+    convenience init(_ cli: TumultCLI, _ arguments: [String]) throws {
+        self.init(child: try cli.start(arguments))
+    }
+
+    /// Reads the output of a process started elsewhere (`ip netns exec ... tumult daemon`).
+    init(child: Spawn.Child) {
         let output = self.output
         self.child = child
         reader = Thread {

@@ -56,3 +56,19 @@ public struct ChaosDocument: Sendable, Equatable {
         return copy
     }
 }
+
+/// A document tree that does not read as a valid chaos document.
+public struct DocumentDecodingError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: Diagnostics
+    public var description: String { diagnostics.errors.map(\.description).joined(separator: "; ") }
+}
+
+extension ChaosDocument {
+    /// Reads a document written by `encoded()` (a store, the agent protocol):
+    /// checked as any document is, so a tree that is not valid is refused.
+    public static func decoding(_ value: Value) throws -> ChaosDocument {
+        let report = DocumentLoader().check(value)
+        guard let document = report.document else { throw DocumentDecodingError(diagnostics: report.diagnostics) }
+        return document
+    }
+}

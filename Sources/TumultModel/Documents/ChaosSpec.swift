@@ -71,3 +71,16 @@ func validateDuration(_ duration: GoDuration?, at path: FieldPath, into diagnost
 public protocol PeerTargetedSpec: PodTargetedSpec {
     var peerSelector: (selector: PodSelectorSpec, mode: SelectorMode, value: String?)? { get }
 }
+
+/// A kind whose targets are whole machines (PhysicalMachineChaos): chosen
+/// among the machines a controller knows by a selector read as a pod
+/// selector reads pods, or named by their agents' addresses.
+public protocol MachineTargetedSpec: ChaosSpec {
+    var mode: SelectorMode { get }
+    var value: String? { get }
+    /// The selector over machines, as a pod selector (namespaces, labels,
+    /// annotations, fields, names); nil when machines are named by address.
+    var machineSelector: PodSelectorSpec? { get }
+    /// Agents' URLs, when machines are named by address.
+    var machineAddresses: [String] { get }
+}

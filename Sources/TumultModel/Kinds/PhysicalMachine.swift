@@ -45,3 +45,15 @@ public struct PhysicalMachineSpec: ChaosSpec {
         return nil
     }
 }
+
+extension PhysicalMachineChaosSpec: MachineTargetedSpec {
+    public var machineSelector: PodSelectorSpec? {
+        guard let selector, !selector.isEmpty else { return nil }
+        return PodSelectorSpec(namespaces: selector.namespaces, pods: selector.physicalMachines,
+                               fieldSelectors: selector.fieldSelectors, labelSelectors: selector.labelSelectors,
+                               annotationSelectors: selector.annotationSelectors,
+                               expressionSelectors: selector.expressionSelectors)
+    }
+
+    public var machineAddresses: [String] { address ?? [] }
+}

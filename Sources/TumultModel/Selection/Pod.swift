@@ -13,6 +13,8 @@ public struct Pod: Codable, Sendable, Hashable, Identifiable {
         case podman
         /// Given by a test or a benchmark, not found on a host.
         case given
+        /// A whole machine (a PhysicalMachine), the target of PhysicalMachineChaos.
+        case machine
     }
 
     public var name: String

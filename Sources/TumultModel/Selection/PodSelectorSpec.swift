@@ -88,7 +88,7 @@ public struct LabelSelectorRequirement: Codable, Sendable, Hashable {
 
     /// Kubernetes' rule for label keys: an optional DNS prefix and `/`, then
     /// a name of at most 63 characters.
-    static func labelKeyProblem(_ key: String) -> String? {
+    public static func labelKeyProblem(_ key: String) -> String? {
         let parts = key.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let name = parts.last, !name.isEmpty, name.count <= 63 else {
             return "\"\(key)\" is not a valid label key"

@@ -1,9 +1,7 @@
 import Foundation
 import Prometheus
+import TumultAgent
 import TumultController
-import TumultDaemon
-import TumultFaults
-import TumultSystem
 
 /// Tumult's Prometheus metrics, under Chaos Mesh's names where Chaos Mesh
 /// has one (so its Grafana panels and alerts keep working) and Tumult's own
@@ -14,12 +12,6 @@ import TumultSystem
 public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
     /// Exposition goes through swift-prometheus; nothing here writes the text format.
     public let registry = PrometheusCollectorRegistry()
-    /// Above this many named network namespaces, only those holding a fault
-    /// are read at scrape time (each costs three short commands).
-    public let hostScanLimit: Int
-    /// Where the userspace engines write their counters.
-    public let engineStatisticsDirectory: String?
-    let runner: any CommandRunner
 
     /// Injections run commands and start helpers: 1 ms to 10 s.
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -29,20 +21,17 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
     /// Label sets set at the previous scrape, per gauge, to zero or drop
     /// the ones that are gone.
     private var published: [String: Set<Labels>] = [:]
-    /// Engine counters already added, per attack (files hold totals; the
-    /// exported counters are sums over engines, so they add differences).
-    private var engineTotals: [String: EngineStatistics] = [:]
+    /// Engine counters already added, per machine, attack and verdict
+    /// (agents report totals; the exported counters are sums over engines,
+    /// so they add differences).
+    private var engineTotals: [String: Double] = [:]
     private let lock = NSLock()
     /// One refresh at a time: two scrapes at once must not add an engine's
     /// difference twice or publish gauges half and half.
     private let refreshGate = AsyncGate()
 
     /// `kinds`: the kinds the host can inject, whose series start at zero.
-    public init(kinds: [String] = [], runner: any CommandRunner = ProcessCommandRunner(), hostScanLimit: Int = 200,
-                engineStatisticsDirectory: String? = EngineStatistics.defaultDirectory()) {
-        self.runner = runner
-        self.hostScanLimit = hostScanLimit
-        self.engineStatisticsDirectory = engineStatisticsDirectory
+    public init(kinds: [String] = []) {
         registerKinds(kinds)
     }
 
@@ -92,6 +81,11 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
 
         init(_ pairs: KeyValuePairs<String, String>) {
             self.pairs = pairs.map { Pair(name: $0.key, value: $0.value) }
+        }
+
+        /// Labels from a dictionary (an agent's census), in name order.
+        init(_ dictionary: [String: String]) {
+            self.pairs = dictionary.sorted { $0.key < $1.key }.map { Pair(name: $0.key, value: $0.value) }
         }
 
         var tuples: [(String, String)] { pairs.map { ($0.name, $0.value) } }
@@ -172,13 +166,11 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         var byPhase: [Labels: Double] = [:]
         var active: [Labels: Double] = [:]
         for kind in parts.supportedKinds { active[Labels(["kind": kind.rawValue])] = 0 }
-        var attackedNamespaces: Set<String> = []
         for record in experiments {
             byPhase[Labels(["namespace": record.namespace, "kind": record.kind.rawValue,
                             "phase": record.status(at: moment).rawValue]), default: 0] += 1
             for target in record.records where target.phase == .injected {
                 active[Labels(["kind": record.kind.rawValue]), default: 0] += 1
-                if let netns = target.pod.netns { attackedNamespaces.insert(netns) }
             }
         }
         var scheduleCounts: [Labels: Double] = [:]
@@ -190,24 +182,38 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         publish(Metric.activeFaults, active, whenGone: .zero)
         registry.makeGauge(descriptor: Metric.halted.descriptor).set(to: halted ? 1.0 : 0.0)
 
-        let pods = (try? await parts.inventory.pods()) ?? []
-        var namespaces = Array(Set(pods.compactMap(\.netns))).sorted()
-        if namespaces.count > hostScanLimit {
-            namespaces = namespaces.filter(attackedNamespaces.contains)
+        // The host gauges: each agent's census, added up (a namespace is
+        // labelled with its machine when the fleet has more than one).
+        let censuses = await Self.censuses(parts.fleet)
+        let labelMachines = parts.fleet.all().count > 1
+        var gauges: [String: [Labels: Double]] = [:]
+        var engines: [(key: String, labels: Labels, total: Double)] = []
+        for census in censuses {
+            for sample in census.samples {
+                var labels = sample.labels
+                if labelMachines { labels["machine"] = census.machine }
+                if sample.name == "tumult_engine_packets" {
+                    let attack = labels.removeValue(forKey: "attack") ?? ""
+                    engines.append(("\(census.machine)/\(attack)/\(labels["verdict"] ?? "")", Labels(labels), sample.value))
+                } else {
+                    gauges[sample.name, default: [:]][Labels(labels), default: 0] += sample.value
+                }
+            }
         }
-        let rules = await HostRules.read(namespaces, runner: runner)
-        var tc: [Labels: Double] = [:], packets: [Labels: Double] = [:], members: [Labels: Double] = [:]
-        for (netns, found) in rules {
-            tc[Labels(["netns": netns])] = Double(found.tcRules)
-            for (chain, count) in found.chainPackets { packets[Labels(["netns": netns, "chain": chain])] = Double(count) }
-            for (set, count) in found.setMembers { members[Labels(["netns": netns, "set": set])] = Double(count) }
-        }
-        publish(Metric.tcRules, tc, whenGone: .drop)
-        publish(Metric.iptablesPackets, packets, whenGone: .drop)
-        publish(Metric.ipsetMembers, members, whenGone: .drop)
-
-        let engines = await Self.engineStatistics(journal: parts.daemon.journal, directory: engineStatisticsDirectory)
+        publish(Metric.tcRules, gauges[Metric.tcRules.name] ?? [:], whenGone: .drop)
+        publish(Metric.iptablesPackets, gauges[Metric.iptablesPackets.name] ?? [:], whenGone: .drop)
+        publish(Metric.ipsetMembers, gauges[Metric.ipsetMembers.name] ?? [:], whenGone: .drop)
         addEngineCounters(engines)
+    }
+
+    /// Every agent's census, side by side; a host that does not answer adds nothing.
+    static func censuses(_ fleet: AgentFleet) async -> [AgentCensus] {
+        await withTaskGroup(of: AgentCensus?.self) { group in
+            for member in fleet.all() { group.addTask { try? await member.agent.census() } }
+            var all: [AgentCensus] = []
+            for await census in group { if let census { all.append(census) } }
+            return all
+        }
     }
 
     enum Gone { case zero, drop }
@@ -235,64 +241,17 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         }
     }
 
-    /// One running engine: its attack, its namespace's label and its counters.
-    struct EngineReading: Sendable {
-        var attack: String
-        var netns: String
-        var statistics: EngineStatistics
-    }
-
-    /// The counters of the engines of the attacks the journal holds as not
-    /// yet recovered; the namespace comes from the engine's journaled step.
-    static func engineStatistics(journal: Journal, directory: String?) async -> [EngineReading] {
-        guard let directory else { return [] }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async {
-                var readings: [EngineReading] = []
-                let attacks = (try? journal.attacks()) ?? []
-                for attack in attacks where attack.needsRecovery && attack.family == NetworkFaultInjector.family {
-                    for step in (try? journal.steps(of: attack.uid)) ?? [] {
-                        guard case .stopEngine(let namespace, _, _, _)? = try? NetworkFaultInjector.decodeStep(step.undo),
-                              let statistics = EngineStatistics.read(attack: attack.uid, in: directory) else { continue }
-                        readings.append(EngineReading(attack: attack.uid, netns: label(namespace), statistics: statistics))
-                    }
-                }
-                continuation.resume(returning: readings)
-            }
-        }
-    }
-
-    static func label(_ namespace: NetworkNamespace) -> String {
-        switch namespace {
-        case .host: "host"
-        case .named(let name): name
-        case .process(let pid): "pid:\(pid)"
-        }
-    }
-
-    /// The verdicts exported, from an engine's counters. `dropped` counts
-    /// netem's limit drops too.
-    static func verdicts(_ statistics: EngineStatistics) -> [(String, UInt64)] {
-        [("queued", statistics.received), ("dropped", statistics.dropped + statistics.overlimit),
-         ("duplicated", statistics.duplicated), ("corrupted", statistics.corrupted),
-         ("delayed", statistics.delayed), ("reordered", statistics.reordered)]
-    }
-
     /// Adds what each engine counted since the previous scrape. An engine
     /// whose totals went down was restarted: its totals count in full.
-    func addEngineCounters(_ readings: [EngineReading]) {
+    func addEngineCounters(_ readings: [(key: String, labels: Labels, total: Double)]) {
         lock.withLock {
-            var seen: [String: EngineStatistics] = [:]
+            var seen: [String: Double] = [:]
             for reading in readings {
-                let before = engineTotals[reading.attack].map(Self.verdicts)
-                for (index, (verdict, total)) in Self.verdicts(reading.statistics).enumerated() {
-                    let previous = before?[index].1 ?? 0
-                    let added = total >= previous ? total - previous : total
-                    registry.makeCounter(descriptor: Metric.enginePackets.descriptor,
-                                         labels: [("netns", reading.netns), ("verdict", verdict)])
-                        .increment(by: Int64(clamping: added))
-                }
-                seen[reading.attack] = reading.statistics
+                let previous = engineTotals[reading.key] ?? 0
+                let added = reading.total >= previous ? reading.total - previous : reading.total
+                registry.makeCounter(descriptor: Metric.enginePackets.descriptor, labels: reading.labels.tuples)
+                    .increment(by: Int64(clamping: Int64(added)))
+                seen[reading.key] = reading.total
             }
             engineTotals = seen
         }

@@ -23,7 +23,7 @@ extension TumultOpenAPI {
             answers: [200: json(.ref("ChaosdReply"), "Recovered.")], errors: [404], write: true)))
         routes.append(("/api/experiments/", "get", operation(
             "listAttacks", "Every attack of the journal", tag: .chaosd,
-            description: "chaosd's experiment list; the trailing slash tells it from GET /api/experiments.",
+            description: "chaosd's experiment list (attacks made outside experiments); the trailing slash tells it from GET /api/experiments.",
             answers: [200: json(.array(of: .ref("ChaosdExperiment")), "The attacks.")])))
         return routes
     }
@@ -53,9 +53,8 @@ extension TumultOpenAPI {
         netns, pid,
     ])
 
-    static let processAttack = JSONSchema.object("POST /api/attack/process", required: [
-        ("action", .string(oneOf: ["kill", "stop"])),
-    ], optional: [
+    static let processAttack = JSONSchema.object("POST /api/attack/process", required: [], optional: [
+        ("action", .string("Absent (Chaos Mesh sends none): SIGSTOP stops, any other signal kills.", oneOf: ["kill", "stop"])),
         ("process", .string("A process name or pid (not 1, not the server).")),
         ("signal", .integer("kill: the signal number (default 9).", format: "int64", minimum: 1, maximum: 64)),
         ("netns", .string("Every process of this named network namespace (not with process).")),

@@ -96,8 +96,11 @@ extension TumultOpenAPI {
             ], answers: [200: json(.map(of: names), "Every label key with its values.")])),
             ("/api/common/config", "get", operation("getConfig", "The dashboard's configuration", tag: .common,
                                                     answers: [200: json(.ref("Config"), "The configuration.")])),
-            ("/api/pods", "get", operation("listPods", "The targets on this host", tag: .pods,
+            ("/api/pods", "get", operation("listPods", "The targets on every host of the fleet", tag: .pods,
                                            answers: [200: json(.array(of: .ref("Pod")), "The targets.")])),
+            ("/api/machines", "get", operation("listMachines", "The machines of the fleet", tag: .pods,
+                                               description: "This host, PhysicalMachine documents and joined daemons, each asked for its status.",
+                                               answers: [200: json(.array(of: .ref("Machine")), "The machines.")])),
         ]
     }
 

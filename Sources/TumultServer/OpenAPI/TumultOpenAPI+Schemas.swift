@@ -46,11 +46,22 @@ extension TumultOpenAPI {
             "ChaosdReply": .object("chaosd's answer to an attack or a recovery.", required: [
                 ("status", .integer("Always 200.")), ("message", .string()), ("uid", .string("The attack's id, for DELETE /api/attack/{uid}.")),
             ]),
-            "ChaosdExperiment": .object("chaosd's core.Experiment: one attack of the journal.", required: [
-                ("uid", .string()), ("created_at", .dateTime()), ("updated_at", .dateTime()),
+            "ChaosdExperiment": .object("chaosd's core.Experiment: one attack made outside experiments.", required: [
+                ("id", .integer("Its row number, oldest first.", minimum: 1)), ("uid", .string()),
+                ("created_at", .dateTime()), ("updated_at", .dateTime()),
                 ("status", .string(oneOf: ["created", "success", "recovering", "destroyed", "error"])),
-                ("kind", .string()), ("action", .string()), ("target", .string()),
-            ], optional: [("message", .string())]),
+                ("error", .string("The last message about it, or empty.")), ("kind", .string()), ("action", .string()),
+                ("recover_command", .string("Always empty: the journal keeps how to recover.")),
+                ("launch_mode", .string(oneOf: ["svr"])),
+            ]),
+            "Machine": .object("A machine of the fleet and whether its agent answers.", required: [
+                ("name", .string()), ("namespace", .string()), ("labels", .map(of: .string())),
+                ("address", .string("The daemon's URL; empty for this host.")),
+                ("source", .string(oneOf: ["local", "document", "joined", "address"])), ("reachable", .boolean()),
+            ], optional: [
+                ("lastSeen", .dateTime()), ("error", .string()), ("version", .integer()), ("activeAttacks", .integer(minimum: 0)),
+                ("halted", .boolean()), ("kinds", .array(of: .string())), ("machineActions", .array(of: .string())),
+            ]),
             "NetworkAttack": networkAttack,
             "ProcessAttack": processAttack,
             "StressAttack": stressAttack,

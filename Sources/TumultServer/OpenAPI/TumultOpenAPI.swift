@@ -40,7 +40,7 @@ enum TumultOpenAPI {
             case .archives: "Experiments that finished or were deleted."
             case .events: "What happened to experiments and schedules."
             case .common: "What the dashboard's forms offer."
-            case .pods: "The targets on this host."
+            case .pods: "The targets and machines of the fleet."
             case .halt: "The emergency stop: recover everything and refuse new faults."
             case .dashboard: "The web dashboard's page, assets, live stream and editor validation."
             case .chaosd: "chaosd's attacks on this host, outside any experiment."

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import TumultDaemon
 import TumultModel
-import TumultServer
 
 /// `tumult halt`: the emergency stop. Every running fault is recovered at
 /// once and new injections are refused until `tumult unhalt`.
@@ -38,7 +37,7 @@ struct Halt: AsyncParsableCommand {
         try journal.setHalted(true)
         let runner = AttackRunner(journal: journal, registry: .standard())
         let uids = try journal.attacks().filter(\.needsRecovery).map(\.uid)
-        let recovered = LocalChaosDaemon.recoverConcurrently(uids, with: runner)
+        let recovered = LocalHostAgent.recoverConcurrently(uids, with: runner)
         return HaltAnswer(halted: true, recovered: recovered, elapsedMilliseconds: Date().timeIntervalSince(started) * 1000)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultFaults
 import TumultSystem
 
@@ -30,11 +31,10 @@ struct ChaosdHost: Sendable {
 
     /// Runs every check in order (a namespace before a device in it) and
     /// throws the first failure as a 400 naming its field.
-    func verify(_ checks: [Check]) throws(APIError) {
+    func verify(_ checks: [Check]) throws(AgentError) {
         for check in checks {
             if let (field, message) = problem(check) {
-                throw APIError(.badRequest, "ValidationError", "\(field): \(message)",
-                               errors: [.init(path: field, message: message)])
+                throw AgentError.field(field, message)
             }
         }
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TumultFaults
 import TumultSystem
@@ -8,18 +7,18 @@ import TumultSystem
 /// (`chaos_daemon_tcs_rules`, `_iptables_packets`, `_ipset_members`).
 /// Reading the kernel rather than the journal shows leftovers too: a
 /// namespace is clean when all three are empty.
-struct HostRules: Sendable, Equatable {
+public struct HostRules: Sendable, Equatable {
     /// Tumult's qdiscs and tc filters (see `tcRules(qdiscs:filters:)`).
-    var tcRules = 0
+    public var tcRules = 0
     /// Packets matched by the rules of each Tumult chain (`TMT-...`).
-    var chainPackets: [String: UInt64] = [:]
+    public var chainPackets: [String: UInt64] = [:]
     /// Entries of each Tumult ipset (`tmt-...`).
-    var setMembers: [String: Int] = [:]
+    public var setMembers: [String: Int] = [:]
 
     /// Reads one namespace: `tc qdisc show`, `iptables-save -c` and
     /// `ipset list -t`, plus `tc filter show` on devices that carry
     /// Tumult's qdiscs. Blocks: call it off Swift's cooperative threads.
-    static func read(_ namespace: String, runner: any CommandRunner) -> HostRules {
+    public static func read(_ namespace: String, runner: any CommandRunner) -> HostRules {
         let inside = NamespacedRunner(.named(namespace), base: runner)
         func output(_ arguments: [String]) -> String {
             guard let result = try? inside.run(Command(arguments)), result.succeeded else { return "" }
@@ -42,17 +41,6 @@ struct HostRules: Sendable, Equatable {
         rules.chainPackets = Self.chainPackets(iptablesSave: output(["iptables-save", "-c"]))
         rules.setMembers = Self.setMembers(ipsetList: output(["ipset", "list", "-t"]))
         return rules
-    }
-
-    /// Reads many namespaces side by side on dispatch threads.
-    static func read(_ namespaces: [String], runner: any CommandRunner) async -> [String: HostRules] {
-        guard !namespaces.isEmpty else { return [:] }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async {
-                let results = Concurrently.map(namespaces) { read($0, runner: runner) }
-                continuation.resume(returning: Dictionary(zip(namespaces, results)) { _, last in last })
-            }
-        }
     }
 
     /// `tc qdisc show` of a namespace, as far as Tumult's qdiscs go.

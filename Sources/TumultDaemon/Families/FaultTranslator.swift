@@ -1,4 +1,5 @@
 import Foundation
+import TumultAgent
 import TumultFaults
 import TumultModel
 import TumultSystem
@@ -14,22 +15,26 @@ public struct PlannedFault: Sendable {
     public let summary: String
     /// The fault as JSON (what the journal keeps), for records and tests.
     public let encodedFault: String
-    private let injectWith: @Sendable (AttackRunner, _ target: String, _ endsAt: Date?, _ owner: Int32?) throws -> String
+    private let injectWith: @Sendable (AttackRunner, _ target: String, _ endsAt: Date?, _ owner: Int32?,
+                                       _ claim: AttackOwner?, _ uid: String?) throws -> String
 
     public init<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String, summary: String) {
         self.family = Injector.family
         self.action = action
         self.summary = summary
         self.encodedFault = (try? JSONEncoder().encode(fault)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        self.injectWith = { runner, target, endsAt, owner in
-            try runner.inject(fault, with: injector, action: action, target: target, endsAt: endsAt, owner: owner)
+        self.injectWith = { runner, target, endsAt, owner, claim, uid in
+            try runner.inject(fault, with: injector, action: action, target: target, endsAt: endsAt, owner: owner,
+                              claim: claim, uid: uid)
         }
     }
 
     /// Journals and applies the fault; returns the attack's uid. `owner`:
     /// the process that holds it in the foreground, if any.
-    public func inject(with runner: AttackRunner, target: String, endsAt: Date?, owner: Int32? = nil) throws -> String {
-        try injectWith(runner, target, endsAt, owner)
+    /// `claim`: the controller, experiment and target it is for; `uid`: the caller's id for it.
+    public func inject(with runner: AttackRunner, target: String, endsAt: Date?, owner: Int32? = nil,
+                       claim: AttackOwner? = nil, uid: String? = nil) throws -> String {
+        try injectWith(runner, target, endsAt, owner, claim, uid)
     }
 }
 
@@ -82,19 +87,6 @@ public struct TranslatorRegistry: Sendable {
             throw FaultError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: \(kinds.map(\.rawValue).joined(separator: ", ")))")
         }
         return try translate(document.spec, target, peers, options)
-    }
-}
-
-extension TranslatorRegistry {
-    /// Every kind this build can inject on a host: the one place that lists
-    /// the translators, as `InjectorRegistry.standard()` lists the injectors.
-    public static func standard() -> TranslatorRegistry {
-        var registry = TranslatorRegistry()
-        registry.register(NetworkChaosTranslator())
-        registry.register(PodChaosTranslator())
-        registry.register(StressChaosTranslator())
-        registry.register(DNSChaosTranslator())
-        return registry
     }
 }
 

@@ -33,18 +33,4 @@ public struct InjectorRegistry: Sendable {
     }
 
     public func family(_ name: String) -> Family? { families[name] }
-
-    /// The registry of this build, with injectors that run real commands.
-    /// `detachHelpers`: helpers started when a lost fault is applied again
-    /// outlive this process (the server's) or die with it (`tumult run`, a
-    /// foreground attack), as the first ones did.
-    public static func standard(detachHelpers: Bool = true) -> InjectorRegistry {
-        var registry = InjectorRegistry()
-        registry.register(NetworkFaultInjector(detachEngine: detachHelpers))
-        registry.register(ProcessFaultInjector())
-        registry.register(StressFaultInjector(detachWorkers: detachHelpers))
-        registry.register(DiskFaultInjector(detachWorkers: detachHelpers))
-        registry.register(DNSFaultInjector(detachResponder: detachHelpers))
-        return registry
-    }
 }
