@@ -21,6 +21,9 @@ public actor Controller {
         public var concurrency: Int = 32
         /// Kinds the hosts can inject; others are refused at apply.
         public var supportedKinds: Set<ChaosKind>
+        /// Why the hosts cannot run a document of a supported kind (an
+        /// action no family takes), if they cannot: refused at apply.
+        public var refusal: (@Sendable (ChaosDocument) -> String?)?
         public var clock: @Sendable () -> Date = { Date() }
         /// Told of events, injections and recoveries (metrics).
         public var observer: (any ControllerObserver)?
@@ -229,6 +232,7 @@ public actor Controller {
             return ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
                                    + configuration.supportedKinds.map(\.rawValue).sorted().joined(separator: ", ") + ")")
         }
+        if let reason = configuration.refusal?(document) { return ControllerError(.unsupported, reason) }
         return nil
     }
 
@@ -748,9 +752,13 @@ public actor Controller {
     /// what the host still holds; half-done injections are undone so the
     /// loop injects them again while the experiment should run.
     public func restore() async {
+        // Every host asked once, for every experiment's attacks: a host that
+        // does not answer costs one timeout, not one per experiment.
+        let (everything, unreachable) = await hosts.attacks()
+        let heldByExperiment = Dictionary(grouping: everything) { $0.owner?.experiment ?? "" }
         for uid in Array(experiments.keys) {
             guard var record = experiments[uid] else { continue }
-            let (held, unreachable) = await hosts.attacks(ofExperiment: uid)
+            let held = heldByExperiment[uid] ?? []
             func machine(of attack: HostAttack) -> String { attack.id.machine.isEmpty ? fleet.localMachine : attack.id.machine }
             func holds(_ target: TargetRecord, _ attack: HostAttack) -> Bool {
                 attack.owner?.target == target.id && machine(of: attack) == (fleet.agent(for: target.pod.nodeName) == nil

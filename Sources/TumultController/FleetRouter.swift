@@ -70,9 +70,10 @@ struct FleetRouter: Sendable {
         }
     }
 
-    /// What every host holds for one experiment, and the machines that
-    /// could not be asked (their targets' records must be left as they are).
-    func attacks(ofExperiment experiment: String) async -> (attacks: [HostAttack], unreachable: Set<String>) {
+    /// What every host holds for experiments (all of them with no
+    /// `experiment`), asked once per host, and the machines that could not
+    /// be asked (their targets' records must be left as they are).
+    func attacks(ofExperiment experiment: String? = nil) async -> (attacks: [HostAttack], unreachable: Set<String>) {
         let members = fleet.all()
         return await withTaskGroup(of: (String, [HostAttack]?).self) { group in
             for member in members {

@@ -97,8 +97,10 @@ public struct LocalHostAgent: HostWatching {
         try await run {
             let orphans = try journal.attacks().filter { attack in
                 guard attack.needsRecovery, let experiment = Self.experiment(of: attack),
-                      (attack.controller ?? controller) == controller else { return false }
-                return !attack.isHeldByAnotherProcess && !experiments.contains(experiment)
+                      !attack.isHeldByAnotherProcess, !experiments.contains(experiment) else { return false }
+                // Ours, journaled before owners were, or a foreground run's
+                // (`tumult run`) whose process is gone: nobody else will end them.
+                return attack.controller == nil || attack.controller == controller || attack.ownerPID != nil
             }
             return Self.recoverConcurrently(orphans.map(\.uid), with: agent.runner)
         }

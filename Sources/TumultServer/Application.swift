@@ -93,6 +93,13 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     controllerConfiguration.recoversOrphans = true
     controllerConfiguration.controllerID = try ControllerIdentity.load(home: configuration.home)
     controllerConfiguration.leaseSeconds = configuration.fleet.leaseSeconds
+    // PhysicalMachineChaos actions no family runs are refused by name at apply.
+    let machineActions = Set(status.machineActions)
+    controllerConfiguration.refusal = { document in
+        guard let spec = document.spec as? PhysicalMachineChaosSpec, !machineActions.contains(spec.action.rawValue) else { return nil }
+        return "spec.action: PhysicalMachineChaos action \(spec.action.rawValue) is not supported by Tumult's daemons yet (supported: "
+            + machineActions.sorted().joined(separator: ", ") + ")"
+    }
     let fleet = AgentFleet(local: agent, connector: connections.connector)
     let controller = try Controller(fleet: fleet, store: store, configuration: controllerConfiguration)
     let parts = ServerParts(controller: controller, agent: agent, supportedKinds: kinds.sorted { $0.rawValue < $1.rawValue },
@@ -128,10 +135,12 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
         server: guarded.server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult",
                              backlog: guarded.backlog),
-        services: [ControllerService(controller: controller, listening: listening, logger: logger),
-                   FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger),
-                   LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
-                                seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger)],
+        // Shut down in reverse order: the leases and the daemons' clients
+        // last, after the controller has recovered what it injected on them.
+        services: [LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
+                                seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger),
+                   ControllerService(controller: controller, listening: listening, logger: logger),
+                   FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger)],
         onServerRunning: { channel in
             port.set(channel.localAddress?.port ?? configuration.port)
             listening.listening()

@@ -79,7 +79,14 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--network-backend: \"\(networkBackend)\" is not kernel, userspace or auto.")
         }
         _ = try machineLabels()
-        if let join { _ = try ServerOptions.url(from: join, source: "--join") }
+        if let join {
+            _ = try ServerOptions.url(from: join, source: "--join")
+            let host = try address().host
+            if advertise == nil && (host == "0.0.0.0" || host == "::") {
+                throw ValidationError("--join: the daemon listens on every address (\(host)); give --advertise https://ADDRESS:PORT, the URL the server reaches it by.")
+            }
+        }
+        if let advertise { _ = try ServerOptions.url(from: advertise, source: "--advertise") }
     }
 
     func address() throws -> (host: String, port: Int) {

@@ -287,6 +287,33 @@ struct FleetTests {
         }
     }
 
+    @Test func aServerStoppedWithSIGTERMRecoversItsFaultsOnEveryDaemonFirst() throws {
+        let fleet = try frontFrontBack()
+        defer { fleet.tearDown() }
+        let uid = try apply(fleet, """
+            apiVersion: chaos-mesh.org/v1alpha1
+            kind: PhysicalMachineChaos
+            metadata: {name: front-delay, namespace: default}
+            spec:
+              action: network-delay
+              mode: all
+              selector: {labelSelectors: {tier: front}}
+              network-delay: {device: eth0, latency: 100ms}
+              duration: 10m
+            """)
+        _ = try waitInjected(fleet, uid, count: 2)
+        let server = try #require(fleet.server)
+        server.signal(SIGTERM)
+        let status = server.wait()
+        // Recovered by the server on its way out, not by the 30 s lease.
+        let now = try rtts(fleet)
+        #expect(status == 0 && now.allSatisfy { $0 < Self.clear }, "exit \(status), RTTs \(now)\n\(server.text)")
+        for index in 0..<2 {
+            let answer = try fleet.agent(index, "GET", "/agent/v1/status")
+            #expect(answer.body.contains("\"activeAttacks\":0"), "daemon \(index + 1): \(answer.body)")
+        }
+    }
+
     @Test func aKilledDaemonReplaysItsJournalAndTheServerEndsItsFaultOnTime() throws {
         let fleet = try frontFrontBack()
         defer { fleet.tearDown() }

@@ -147,7 +147,15 @@ final class Scenario: @unchecked Sendable {
         }
     }
 
-    private func ready() { update { $0.readyAt = Date() } }
+    /// The fault is in place: from now on every sample must see it. A CPU
+    /// share is measured over the window since the previous reading, so the
+    /// window restarts here rather than at the baseline taken before launch
+    /// (a fault that took 3 s of a loaded machine to start would otherwise
+    /// count its own start-up as "no effect").
+    private func ready() {
+        if spot.family == .stress { _ = field.probe(spot) }
+        update { $0.readyAt = Date() }
+    }
 
     private func launchRun() throws {
         guard let document = field.document(spot, name: "soak-\(spot.key)", duration: context.duration) else {

@@ -321,7 +321,7 @@ import TumultSystem
             """)
         #expect(error.code == .unsupported)
         #expect(error.message.contains("TimeChaos"))
-        #expect(registry.kinds == [.dnsChaos, .networkChaos, .podChaos, .stressChaos])
+        #expect(registry.kinds == [.dnsChaos, .networkChaos, .physicalMachineChaos, .podChaos, .stressChaos])
     }
 
     // MARK: PodChaos

@@ -113,14 +113,31 @@ import TumultModel
         let items = try APIClient.items(Pod.self, in: json, what: "pods")
         #expect(items.map(\.item) == pods)
         #expect(Printing.pods(items, columns: ListingColumns()).table.render() == """
-            NAMESPACE   NAME    NETNS       IPS                LABELS
-            shop        web-1   tmt-web-1   10.0.0.2,fd00::2   app=web,tier=front
-            default     db      <none>      <none>             <none>
+            NAMESPACE   NAME    NODE        NETNS       IPS                LABELS
+            shop        web-1   localhost   tmt-web-1   10.0.0.2,fd00::2   app=web,tier=front
+            default     db      localhost   <none>      <none>             <none>
 
             """)
-        #expect(Printing.pods(items, columns: ListingColumns(wide: true)).table.rows.map { Array($0.suffix(4)) } == [
-            ["<none>", "netns", "Running", "localhost"], ["4242", "docker", "Running", "localhost"],
+        #expect(Printing.pods(items, columns: ListingColumns(wide: true)).table.rows.map { Array($0.suffix(3)) } == [
+            ["<none>", "netns", "Running"], ["4242", "docker", "Running"],
         ])
+    }
+
+    @Test func machinesShowAddressSourceStatusAndFaults() throws {
+        let json = try parse("""
+            [{"name": "vm", "namespace": "default", "labels": {}, "address": "", "source": "local", "reachable": true,
+              "activeAttacks": 2, "halted": false},
+             {"name": "db-1", "namespace": "default", "labels": {"tier": "back"}, "address": "https://10.0.0.5:31768",
+              "source": "joined", "reachable": false, "error": "connection refused"}]
+            """)
+        let items = try APIClient.items(MachineItem.self, in: json, what: "machines")
+        #expect(Printing.machines(items, columns: ListingColumns()).table.render() == """
+            NAME   ADDRESS                  SOURCE   STATUS        FAULTS      LABELS
+            vm     <this host>              local    Ready         2           <none>
+            db-1   https://10.0.0.5:31768   joined   Unreachable   <unknown>   tier=back
+
+            """)
+        #expect(Printing.machines(items, columns: ListingColumns(wide: true)).table.rows[1].last == "connection refused")
     }
 
     @Test func archivesShowWhenTheyRan() throws {
@@ -197,7 +214,7 @@ import TumultModel
                     "delay": {"latency": "90ms"}, "duration": "30s"},
            "status": {"experiment": {"desiredPhase": "Run", "containerRecords": [
                {"id": "shop/web-1", "selectorKey": ".", "phase": "Injected", "injectedCount": 1, "recoveredCount": 0,
-                "events": [{"type": "Succeeded", "operation": "Apply", "message": "delay 90ms on eth0",
+                "nodeName": "db-host", "events": [{"type": "Succeeded", "operation": "Apply", "message": "delay 90ms on eth0",
                             "timestamp": "2024-05-01T11:57:01Z"}]},
                {"id": "shop/web-2", "selectorKey": ".", "phase": "Not Injected", "injectedCount": 1, "recoveredCount": 1,
                 "events": []}]},
@@ -228,9 +245,9 @@ import TumultModel
               Selected      True
               AllInjected   False             1 of 2
             Records:
-              ID           PHASE          INJECTED   RECOVERED
-              shop/web-1   Injected       1          0
-              shop/web-2   Not Injected   1          1
+              ID           HOST      PHASE          INJECTED   RECOVERED
+              shop/web-1   db-host   Injected       1          0
+              shop/web-2   <none>    Not Injected   1          1
             Record Events (latest 5 of each):
               RECORD       AGE     TYPE        OPERATION   MESSAGE
               shop/web-1   2m59s   Succeeded   Apply       delay 90ms on eth0

@@ -102,6 +102,7 @@ export const api = {
   kinds: () => request('GET', '/api/common/kinds'),
   namespaces: () => request('GET', '/api/common/namespaces'),
   pods: () => request('GET', '/api/pods'),
+  machines: () => request('GET', '/api/machines'),
   halted: () => request('GET', '/api/halt'),
   halt: () => request('POST', '/api/halt'),
   unhalt: () => request('DELETE', '/api/halt'),

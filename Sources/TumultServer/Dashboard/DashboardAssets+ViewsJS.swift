@@ -272,6 +272,7 @@ function duplicateButton(object) {
 function recordsTable(records) {
   return table([
     { title: 'Target', render: (record) => h('code', {}, record.id) },
+    { title: 'Host', render: (record) => (record.nodeName ? h('code', {}, record.nodeName) : h('span', { class: 'muted' }, '—')) },
     { title: 'Phase', render: (record) => h('span', { class: `phase ${record.phase === 'Injected' ? 'on' : 'off'}` }, record.phase) },
     { title: 'Injected', class: 'num', render: (record) => String(record.injectedCount ?? 0) },
     { title: 'Recovered', class: 'num', render: (record) => String(record.recoveredCount ?? 0) },
@@ -520,20 +521,38 @@ export function events(root, context) {
 // MARK: Inventory
 
 export function inventory(root) {
-  const search = h('input', { type: 'search', placeholder: 'Filter: name, label, IP…', 'aria-label': 'Filter' });
+  const search = h('input', { type: 'search', placeholder: 'Filter: name, host, label, IP…', 'aria-label': 'Filter' });
+  const machineList = h('div');
   const list = h('div');
   const counter = h('span', { class: 'muted' });
   clear(root, pageHeader('Inventory', counter),
-    h('p', { class: 'muted' }, 'What selectors choose from on this host: named network namespaces (labelled by the inventory file) and containers.'),
+    h('h2', {}, 'Machines'),
+    h('p', { class: 'muted' }, 'The hosts this server reaches: its own, PhysicalMachine documents and joined daemons (tumult daemon --join).'),
+    machineList,
+    h('h2', {}, 'Pods'),
+    h('p', { class: 'muted' }, 'What selectors choose from on every machine: named network namespaces (labelled by the inventory file) and containers.'),
     h('div', { class: 'filters' }, search), list);
   let pods = [];
+  let machines = [];
+  const renderMachines = () => {
+    clear(machineList, table([
+      { title: 'Machine', render: (machine) => h('strong', {}, machine.name) },
+      { title: 'Address', render: (machine) => (machine.address ? h('code', {}, machine.address) : h('span', { class: 'muted' }, 'this host')) },
+      { title: 'Source', render: (machine) => machine.source },
+      { title: 'Status', render: (machine) => h('span', { class: `phase ${machine.reachable ? 'on' : 'off'}`, title: machine.error || '' },
+        machine.reachable ? (machine.halted ? 'Halted' : 'Ready') : 'Unreachable') },
+      { title: 'Faults', class: 'num', render: (machine) => (machine.activeAttacks === undefined ? '—' : String(machine.activeAttacks)) },
+      { title: 'Labels', render: (machine) => chips(machine.labels) },
+    ], machines, { empty: 'No machines.', rowAttrs: (machine) => ({ 'data-machine': machine.name }) }));
+  };
   const render = () => {
     const needle = search.value.trim().toLowerCase();
-    const shown = needle ? pods.filter((pod) => JSON.stringify([pod.name, pod.namespace, pod.netns, pod.ips, pod.labels]).toLowerCase().includes(needle)) : pods;
-    counter.textContent = `${shown.length} of ${pods.length} pods`;
+    const shown = needle ? pods.filter((pod) => JSON.stringify([pod.name, pod.namespace, pod.nodeName, pod.netns, pod.ips, pod.labels]).toLowerCase().includes(needle)) : pods;
+    counter.textContent = `${machines.length} machine${machines.length === 1 ? '' : 's'} · ${shown.length} of ${pods.length} pods`;
     clear(list, table([
       { title: 'Name', render: (pod) => h('strong', {}, pod.name) },
       { title: 'Namespace', render: (pod) => pod.namespace },
+      { title: 'Host', render: (pod) => h('code', {}, pod.nodeName) },
       { title: 'Netns', render: (pod) => (pod.netns ? h('code', {}, pod.netns) : h('span', { class: 'muted' }, '—')) },
       { title: 'IPs', render: (pod) => (pod.ips && pod.ips.length ? h('code', {}, pod.ips.join(', ')) : h('span', { class: 'muted' }, '—')) },
       { title: 'Labels', render: (pod) => chips(pod.labels) },
@@ -543,8 +562,9 @@ export function inventory(root) {
   };
   search.addEventListener('input', render);
   const load = live(async () => {
-    try { pods = await api.pods(); } catch (error) { failure(list, error); return; }
-    pods.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    try { [pods, machines] = await Promise.all([api.pods(), api.machines()]); } catch (error) { failure(list, error); return; }
+    pods.sort((a, b) => `${a.namespace}/${a.name}/${a.nodeName}`.localeCompare(`${b.namespace}/${b.name}/${b.nodeName}`));
+    renderMachines();
     render();
   });
   load();

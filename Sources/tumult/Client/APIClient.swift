@@ -83,6 +83,11 @@ struct APIClient: Sendable {
         try Self.items(Pod.self, in: try await call(.get, "/api/pods"), what: "pods")
     }
 
+    /// `GET /api/machines`: the fleet's machines and whether each answers.
+    func machines() async throws -> [Received<MachineItem>] {
+        try Self.items(MachineItem.self, in: try await call(.get, "/api/machines"), what: "machines")
+    }
+
     /// `POST /api/halt`: recover everything, refuse new injections.
     func halt() async throws -> HaltAnswer {
         try Self.decode(HaltAnswer.self, from: try await call(.post, "/api/halt"), what: "the halt")
@@ -372,6 +377,8 @@ struct ChaosStatus: Decodable, Sendable, Equatable {
         var phase: String?
         var injectedCount: Int?
         var recoveredCount: Int?
+        /// The machine of the fleet the target is on (Tumult's own field).
+        var nodeName: String?
         var events: [RecordEvent]?
     }
 
@@ -565,4 +572,19 @@ struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
             message += " (give the server's token with --token or $TUMULT_TOKEN)"
         }
     }
+}
+
+/// One machine of `GET /api/machines`.
+struct MachineItem: Decodable, Sendable, Equatable {
+    var name: String
+    var namespace: String
+    var labels: [String: String]
+    var address: String
+    var source: String
+    var reachable: Bool
+    var lastSeen: String?
+    var error: String?
+    var version: Int?
+    var activeAttacks: Int?
+    var halted: Bool?
 }

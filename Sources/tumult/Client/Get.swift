@@ -5,16 +5,16 @@ import TumultModel
 /// `tumult get`: lists what the server holds, as `kubectl get` does.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List experiments, schedules, events, pods or archives held by `tumult server`.",
+        abstract: "List experiments, schedules, events, pods, machines or archives held by `tumult server`.",
         discussion: """
             Without -n or -A, experiments, schedules, events and archives of the default namespace \
-            are listed (pods: every namespace). -w prints the list, then every change until Ctrl-C.
+            are listed (pods and machines: every namespace). -w prints the list, then every change until Ctrl-C.
             """
     )
 
     /// What `get` lists; singular spellings are accepted too.
     enum Resource: String, CaseIterable, ExpressibleByArgument {
-        case experiments, schedules, events, pods, archives
+        case experiments, schedules, events, pods, machines, archives
 
         init?(argument: String) {
             let lowered = argument.lowercased()
@@ -29,7 +29,7 @@ struct Get: AsyncParsableCommand {
         case json, yaml, wide
     }
 
-    @Argument(help: ArgumentHelp("What to list: experiments, schedules, events, pods or archives.", valueName: "resource"))
+    @Argument(help: ArgumentHelp("What to list: experiments, schedules, events, pods, machines or archives.", valueName: "resource"))
     var resource: Resource
 
     @Argument(help: ArgumentHelp("Only the object with this name (events: of the object with this name).", valueName: "name"))
@@ -66,12 +66,12 @@ struct Get: AsyncParsableCommand {
     /// The namespace to ask for; nil asks for all of them.
     var namespaceFilter: String? {
         if allNamespaces { return nil }
-        if resource == .pods { return namespace }
+        if resource == .pods || resource == .machines { return namespace }
         return namespace ?? "default"
     }
 
     var columns: ListingColumns {
-        ListingColumns(allNamespaces: namespaceFilter == nil && resource != .pods, wide: output == .wide)
+        ListingColumns(allNamespaces: namespaceFilter == nil && resource != .pods && resource != .machines, wide: output == .wide)
     }
 
     func run() async throws {
@@ -165,6 +165,9 @@ struct Get: AsyncParsableCommand {
         case .pods:
             let items = try await client.pods().filter { named($0.item.name) && inNamespace($0.item.namespace) }
             listing = Printing.pods(items, columns: columns)
+        case .machines:
+            let items = try await client.machines().filter { named($0.item.name) && inNamespace($0.item.namespace) }
+            listing = Printing.machines(items, columns: columns)
         }
         if let name, listing.entries.isEmpty, resource != .events {
             let place = namespace.map { " in namespace \"\($0)\"" } ?? ""

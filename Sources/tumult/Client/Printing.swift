@@ -160,19 +160,38 @@ enum Printing {
                           namespaces: chronological.map { $0.item.namespace ?? "" }, columns: columns)
     }
 
-    /// NAMESPACE NAME NETNS IPS LABELS (+ PID SOURCE PHASE NODE when wide):
-    /// the inventory spans namespaces, so the column is always there.
+    /// NAMESPACE NAME NODE NETNS IPS LABELS (+ PID SOURCE PHASE when wide):
+    /// the inventory spans namespaces, so the column is always there; NODE
+    /// is the machine of the fleet the pod is on.
     static func pods(_ items: [Received<Pod>], columns: ListingColumns) -> Listing {
-        var headers = ["NAMESPACE", "NAME", "NETNS", "IPS", "LABELS"]
-        if columns.wide { headers += ["PID", "SOURCE", "PHASE", "NODE"] }
+        var headers = ["NAMESPACE", "NAME", "NODE", "NETNS", "IPS", "LABELS"]
+        if columns.wide { headers += ["PID", "SOURCE", "PHASE"] }
         let entries = items.map { received in
             let pod = received.item
-            var cells = [pod.namespace, pod.name, pod.netns ?? "<none>",
+            var cells = [pod.namespace, pod.name, pod.nodeName, pod.netns ?? "<none>",
                          pod.ips.isEmpty ? "<none>" : pod.ips.joined(separator: ","), labels(pod.labels)]
             if columns.wide {
-                cells += [pod.pid.map(String.init) ?? "<none>", pod.source.rawValue, pod.phase, pod.nodeName]
+                cells += [pod.pid.map(String.init) ?? "<none>", pod.source.rawValue, pod.phase]
             }
-            return Listing.Entry(key: pod.id, cells: cells, json: received.json)
+            return Listing.Entry(key: "\(pod.nodeName)/\(pod.id)", cells: cells, json: received.json)
+        }
+        return Listing(headers: headers, entries: entries)
+    }
+
+    /// NAME ADDRESS SOURCE STATUS FAULTS LABELS (+ NAMESPACE LAST-SEEN ERROR when wide):
+    /// every machine of the fleet, this host first.
+    static func machines(_ items: [Received<MachineItem>], columns: ListingColumns) -> Listing {
+        var headers = ["NAME", "ADDRESS", "SOURCE", "STATUS", "FAULTS", "LABELS"]
+        if columns.wide { headers += ["NAMESPACE", "LAST-SEEN", "ERROR"] }
+        let entries = items.map { received in
+            let machine = received.item
+            let status = !machine.reachable ? "Unreachable" : machine.halted == true ? "Halted" : "Ready"
+            var cells = [machine.name, machine.address.isEmpty ? "<this host>" : machine.address, machine.source, status,
+                         machine.activeAttacks.map(String.init) ?? "<unknown>", labels(machine.labels)]
+            if columns.wide {
+                cells += [machine.namespace, machine.lastSeen ?? "<never>", machine.error ?? "<none>"]
+            }
+            return Listing.Entry(key: machine.name, cells: cells, json: received.json)
         }
         return Listing(headers: headers, entries: entries)
     }
@@ -315,8 +334,9 @@ enum Printing {
         let records = object?.status?.experiment?.containerRecords ?? []
         out += "Records:\n"
         out += section(records.isEmpty ? nil : TextTable(
-            headers: ["ID", "PHASE", "INJECTED", "RECOVERED"],
-            rows: records.map { [$0.id, $0.phase ?? "<none>", String($0.injectedCount ?? 0), String($0.recoveredCount ?? 0)] }))
+            headers: ["ID", "HOST", "PHASE", "INJECTED", "RECOVERED"],
+            rows: records.map { [$0.id, $0.nodeName ?? "<none>", $0.phase ?? "<none>", String($0.injectedCount ?? 0),
+                                 String($0.recoveredCount ?? 0)] }))
         let recordEvents = records.flatMap { record in
             (record.events ?? []).suffix(recordEventsShown).map { event in
                 [record.id, age(since: event.timestamp, now: now), event.type ?? "", event.operation ?? "",
