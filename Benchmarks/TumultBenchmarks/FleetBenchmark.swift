@@ -30,7 +30,10 @@ struct FleetBenchmark {
         var inject: [Double]
         var recover: [Double]
         var rawTC: [Double]
+        /// Per daemon: VmRSS, RssAnon (its own memory) and Pss (shared pages split among their users).
         var idleRSS: [Int]
+        var idleAnon: [Int]
+        var idlePSS: [Int]
     }
 
     func run() throws {
@@ -43,24 +46,29 @@ struct FleetBenchmark {
             results.append(try measure(testbed))
         }
         print("")
-        print(row(["daemons", "apply→injected p50", "max", "delete→recovered p50", "raw tc add+del (all)", "ratio", "daemon idle RSS"]))
-        print(row(["-------", "------------------", "---", "--------------------", "--------------------", "-----", "---------------"]))
+        print(row(["daemons", "apply→injected p50", "max", "delete→recovered p50", "raw tc add+del (all)", "ratio",
+                   "idle RSS p50", "anon", "PSS"]))
+        print(row(["-------", "------------------", "---", "--------------------", "--------------------", "-----",
+                   "------------", "----", "---"]))
         for result in results {
             let injected = median(result.inject), raw = median(result.rawTC)
-            let rss = result.idleRSS.sorted()
+            func p50(_ values: [Int]) -> String { values.isEmpty ? "-" : mib(values.sorted()[values.count / 2]) }
             print(row(["\(result.machines)", ms(injected), ms(result.inject.max() ?? 0), ms(median(result.recover)), ms(raw),
                        String(format: "%.1fx", raw > 0 ? injected / raw : 0),
-                       rss.isEmpty ? "-" : "\(mib(rss[rss.count / 2])) (\(mib(rss.first!))–\(mib(rss.last!)))"]))
+                       p50(result.idleRSS), p50(result.idleAnon), p50(result.idlePSS)]))
         }
         print("")
         print("inject: POST of a PhysicalMachineChaos network-delay (mode all) until every record reads Injected, polled every 10 ms;")
-        print("each daemon starts the userspace engine (no sch_netem here). Idle RSS: VmRSS of each daemon 5 s after it joined, no faults.")
+        print("each daemon starts the userspace engine (no sch_netem here). Idle memory of each daemon 5 s after it joined, no faults:")
+        print("VmRSS (with the shared pages of the binary and Swift's libraries), RssAnon (its own), Pss (shared pages split among users).")
     }
 
     func measure(_ testbed: FleetTestbed) throws -> Result {
-        var result = Result(machines: testbed.machines.count, inject: [], recover: [], rawTC: [], idleRSS: [])
+        var result = Result(machines: testbed.machines.count, inject: [], recover: [], rawTC: [], idleRSS: [], idleAnon: [], idlePSS: [])
         sleep(5)
-        result.idleRSS = testbed.daemonPIDs.map { Self.rss($0) }
+        result.idleRSS = testbed.daemonPIDs.map { Self.memory($0, "VmRSS:", in: "status") }
+        result.idleAnon = testbed.daemonPIDs.map { Self.memory($0, "RssAnon:", in: "status") }
+        result.idlePSS = testbed.daemonPIDs.map { Self.memory($0, "Pss:", in: "smaps_rollup") }
         for round in 0..<rounds {
             let name = "bench-\(round)"
             let started = Date()
@@ -88,9 +96,10 @@ struct FleetBenchmark {
         return result
     }
 
-    static func rss(_ pid: Int32) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+    /// A `KEY:  N kB` line of /proc/PID/FILE, in bytes.
+    static func memory(_ pid: Int32, _ key: String, in file: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
             return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) * 1024
         }
         return 0
@@ -104,7 +113,7 @@ struct FleetBenchmark {
     func ms(_ seconds: Double) -> String { String(format: "%.0f ms", seconds * 1000) }
     func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
     func row(_ columns: [String]) -> String {
-        zip(columns, [8, 20, 9, 22, 22, 7, 24]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
+        zip(columns, [8, 20, 9, 22, 22, 7, 13, 9, 9]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: " ")
     }
 }
 

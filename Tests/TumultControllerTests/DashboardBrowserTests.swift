@@ -301,6 +301,10 @@ struct DashboardBrowserTests {
             print("dashboard: Paused showed \(elapsed) ms after the click")
             #expect(elapsed >= 0 && elapsed < 1000, "Paused after \(elapsed) ms")
             #expect(await server.parts.controller.experiment(uid)?.isPaused == true)
+            // Paused shows as soon as the annotation is set (Chaos Mesh's
+            // order); the targets are recovered right after, within seconds.
+            let deadline = Date().addingTimeInterval(5)
+            while try network.snapshot() != network.baseline && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try network.snapshot() == network.baseline, "pausing recovered the fault")
             try await server.parts.controller.delete(uid)
         }

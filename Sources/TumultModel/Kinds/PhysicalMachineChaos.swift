@@ -6,6 +6,10 @@ import Foundation
 ///
 /// The attack's parameters sit in a sub-object named after the action, with
 /// chaosd's kebab-case keys: `action: network-delay` reads `network-delay:`.
+/// Each action is listed once, as a case of `Action`: its raw value is also
+/// its sub-object's key, and `Action.settingsType` names the type that reads,
+/// checks and writes that sub-object. Decoding, encoding, validation and
+/// equality all go through those two, so adding an action touches nothing else.
 public struct PhysicalMachineChaosSpec: ChaosSpec {
     public static let kind = ChaosKind.physicalMachineChaos
 
@@ -49,6 +53,48 @@ public struct PhysicalMachineChaosSpec: ChaosSpec {
         case fileReplace = "file-replace"
         case vm
         case userDefined = "user_defined"
+
+        /// The type of the action's sub-object (the one under `rawValue`).
+        /// The only place an action is paired with its parameters; being a
+        /// switch, the compiler refuses a new action without its type.
+        public var settingsType: any PhysicalMachineActionSettings.Type {
+            switch self {
+            case .stressCPU: StressCPU.self
+            case .stressMem: StressMemory.self
+            case .diskReadPayload, .diskWritePayload: DiskPayload.self
+            case .diskFill: DiskFill.self
+            case .networkCorrupt, .networkDuplicate, .networkLoss: NetworkPacketFault.self
+            case .networkDelay: NetworkDelay.self
+            case .networkPartition: NetworkPartition.self
+            case .networkDNS: NetworkDNS.self
+            case .networkBandwidth: NetworkBandwidth.self
+            case .networkFlood: NetworkFlood.self
+            case .networkDown: NetworkDown.self
+            case .process: ProcessSignal.self
+            case .jvmException: JVMException.self
+            case .jvmGC: JVMGC.self
+            case .jvmLatency: JVMLatency.self
+            case .jvmReturn: JVMReturn.self
+            case .jvmStress: JVMStress.self
+            case .jvmRuleData: JVMRuleData.self
+            case .jvmMySQL: JVMMySQL.self
+            case .clock: Clock.self
+            case .redisExpiration: RedisExpiration.self
+            case .redisPenetration: RedisPenetration.self
+            case .redisCacheLimit: RedisCacheLimit.self
+            case .redisRestart, .redisStop: RedisSentinel.self
+            case .kafkaFill: KafkaFill.self
+            case .kafkaFlood: KafkaFlood.self
+            case .kafkaIO: KafkaIO.self
+            case .fileCreate, .fileDelete: FileOrDirectory.self
+            case .fileModify: FileModify.self
+            case .fileRename: FileRename.self
+            case .fileAppend: FileAppend.self
+            case .fileReplace: FileReplace.self
+            case .vm: VM.self
+            case .userDefined: UserDefined.self
+            }
+        }
     }
 
     public var action: Action
@@ -63,152 +109,66 @@ public struct PhysicalMachineChaosSpec: ChaosSpec {
     public var remoteCluster: String?
     /// The experiment's id on the chaosd side; Chaos Mesh fills in a UUID.
     public var uid: String?
+    /// Every sub-object the document holds: the action's parameters, and any
+    /// written beside them (other actions', the HTTP attacks'), which are
+    /// read, type-checked and written back like Chaos Mesh does, never run.
+    public var subObjects: SubObjects
 
-    public var stressCPU: StressCPU?
-    public var stressMem: StressMemory?
-    public var diskReadPayload: DiskPayload?
-    public var diskWritePayload: DiskPayload?
-    public var diskFill: DiskFill?
-    public var networkCorrupt: NetworkPacketFault?
-    public var networkDuplicate: NetworkPacketFault?
-    public var networkLoss: NetworkPacketFault?
-    public var networkDelay: NetworkDelay?
-    public var networkPartition: NetworkPartition?
-    public var networkDNS: NetworkDNS?
-    public var networkBandwidth: NetworkBandwidth?
-    public var networkFlood: NetworkFlood?
-    public var networkDown: NetworkDown?
-    public var process: ProcessSignal?
-    public var jvmException: JVMException?
-    public var jvmGC: JVMGC?
-    public var jvmLatency: JVMLatency?
-    public var jvmReturn: JVMReturn?
-    public var jvmStress: JVMStress?
-    public var jvmRuleData: JVMRuleData?
-    public var jvmMySQL: JVMMySQL?
-    public var clock: Clock?
-    public var redisExpiration: RedisExpiration?
-    public var redisPenetration: RedisPenetration?
-    public var redisCacheLimit: RedisCacheLimit?
-    public var redisRestart: RedisSentinel?
-    public var redisStop: RedisSentinel?
-    public var kafkaFill: KafkaFill?
-    public var kafkaFlood: KafkaFlood?
-    public var kafkaIO: KafkaIO?
-    /// The HTTP attacks are in the schema but not in the action list: they
-    /// are read and written back, never run.
-    public var httpAbort: HTTPAbort?
-    public var httpConfig: HTTPConfig?
-    public var httpDelay: HTTPDelay?
-    public var httpRequest: HTTPRequest?
-    public var fileCreate: FileOrDirectory?
-    public var fileModify: FileModify?
-    public var fileDelete: FileOrDirectory?
-    public var fileRename: FileRename?
-    public var fileAppend: FileAppend?
-    public var fileReplace: FileReplace?
-    public var vm: VM?
-    public var userDefined: UserDefined?
-
+    /// The fields besides the sub-objects, which `SubObjects` reads and writes.
     enum CodingKeys: String, CodingKey {
         case action, mode, value, selector, address, duration, remoteCluster, uid
-        case stressCPU = "stress-cpu"
-        case stressMem = "stress-mem"
-        case diskReadPayload = "disk-read-payload"
-        case diskWritePayload = "disk-write-payload"
-        case diskFill = "disk-fill"
-        case networkCorrupt = "network-corrupt"
-        case networkDuplicate = "network-duplicate"
-        case networkLoss = "network-loss"
-        case networkDelay = "network-delay"
-        case networkPartition = "network-partition"
-        case networkDNS = "network-dns"
-        case networkBandwidth = "network-bandwidth"
-        case networkFlood = "network-flood"
-        case networkDown = "network-down"
-        case process
-        case jvmException = "jvm-exception"
-        case jvmGC = "jvm-gc"
-        case jvmLatency = "jvm-latency"
-        case jvmReturn = "jvm-return"
-        case jvmStress = "jvm-stress"
-        case jvmRuleData = "jvm-rule-data"
-        case jvmMySQL = "jvm-mysql"
-        case clock
-        case redisExpiration = "redis-expiration"
-        case redisPenetration = "redis-penetration"
-        case redisCacheLimit = "redis-cacheLimit"
-        case redisRestart = "redis-restart"
-        case redisStop = "redis-stop"
-        case kafkaFill = "kafka-fill"
-        case kafkaFlood = "kafka-flood"
-        case kafkaIO = "kafka-io"
-        case httpAbort = "http-abort"
-        case httpConfig = "http-config"
-        case httpDelay = "http-delay"
-        case httpRequest = "http-request"
-        case fileCreate = "file-create"
-        case fileModify = "file-modify"
-        case fileDelete = "file-delete"
-        case fileRename = "file-rename"
-        case fileAppend = "file-append"
-        case fileReplace = "file-replace"
-        case vm
-        case userDefined = "user_defined"
     }
 
     public init(action: Action, mode: SelectorMode = .all, value: String? = nil,
-                selector: PhysicalMachineSelectorSpec? = nil, address: [String]? = nil) {
+                selector: PhysicalMachineSelectorSpec? = nil, address: [String]? = nil,
+                settings: (any PhysicalMachineActionSettings)? = nil) {
         self.action = action
         self.mode = mode
         self.value = value
         self.selector = selector
         self.address = address
+        self.subObjects = SubObjects()
+        self.settings = settings
     }
 
-    /// The sub-object `action` reads its parameters from; nil when absent.
-    var settings: (any PhysicalMachineActionSettings)? {
-        switch action {
-        case .stressCPU: stressCPU
-        case .stressMem: stressMem
-        case .diskReadPayload: diskReadPayload
-        case .diskWritePayload: diskWritePayload
-        case .diskFill: diskFill
-        case .networkCorrupt: networkCorrupt
-        case .networkDuplicate: networkDuplicate
-        case .networkLoss: networkLoss
-        case .networkDelay: networkDelay
-        case .networkPartition: networkPartition
-        case .networkDNS: networkDNS
-        case .networkBandwidth: networkBandwidth
-        case .networkFlood: networkFlood
-        case .networkDown: networkDown
-        case .process: process
-        case .jvmException: jvmException
-        case .jvmGC: jvmGC
-        case .jvmLatency: jvmLatency
-        case .jvmReturn: jvmReturn
-        case .jvmStress: jvmStress
-        case .jvmRuleData: jvmRuleData
-        case .jvmMySQL: jvmMySQL
-        case .clock: clock
-        case .redisExpiration: redisExpiration
-        case .redisPenetration: redisPenetration
-        case .redisCacheLimit: redisCacheLimit
-        case .redisRestart: redisRestart
-        case .redisStop: redisStop
-        case .kafkaFill: kafkaFill
-        case .kafkaFlood: kafkaFlood
-        case .kafkaIO: kafkaIO
-        case .fileCreate: fileCreate
-        case .fileModify: fileModify
-        case .fileDelete: fileDelete
-        case .fileRename: fileRename
-        case .fileAppend: fileAppend
-        case .fileReplace: fileReplace
-        case .vm: vm
-        case .userDefined: userDefined
+    /// The action's parameters: the sub-object under `action`'s key; nil
+    /// when the document has none. A new value must be of `action.settingsType`.
+    public var settings: (any PhysicalMachineActionSettings)? {
+        get { subObjects[action.rawValue] }
+        set {
+            precondition(newValue.map { ObjectIdentifier(type(of: $0)) == ObjectIdentifier(action.settingsType) } ?? true,
+                         "\(action.rawValue) takes \(action.settingsType) parameters")
+            subObjects[action.rawValue] = newValue
         }
+    }
+
+    // Decoded and written field by field as the synthesized code would (the
+    // same order, so the same diagnostics), then the sub-objects from the
+    // same object.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        action = try container.decode(Action.self, forKey: .action)
+        mode = try container.decode(SelectorMode.self, forKey: .mode)
+        value = try container.decodeIfPresent(String.self, forKey: .value)
+        selector = try container.decodeIfPresent(PhysicalMachineSelectorSpec.self, forKey: .selector)
+        address = try container.decodeIfPresent([String].self, forKey: .address)
+        duration = try container.decodeIfPresent(GoDuration.self, forKey: .duration)
+        remoteCluster = try container.decodeIfPresent(String.self, forKey: .remoteCluster)
+        uid = try container.decodeIfPresent(String.self, forKey: .uid)
+        subObjects = try SubObjects(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(action, forKey: .action)
+        try container.encode(mode, forKey: .mode)
+        try container.encodeIfPresent(value, forKey: .value)
+        try container.encodeIfPresent(selector, forKey: .selector)
+        try container.encodeIfPresent(address, forKey: .address)
+        try container.encodeIfPresent(duration, forKey: .duration)
+        try container.encodeIfPresent(remoteCluster, forKey: .remoteCluster)
+        try container.encodeIfPresent(uid, forKey: .uid)
+        try subObjects.encode(into: encoder)
     }
 
     /// Chaos Mesh's defaulting: `http://` before bare addresses. Chaos Mesh
@@ -247,7 +207,9 @@ public struct PhysicalMachineChaosSpec: ChaosSpec {
         }
 
         // CRD bounds hold whatever the action.
-        networkBandwidth?.validateBounds(at: path.child("network-bandwidth"), into: &diagnostics)
+        for (key, settings) in subObjects.ordered {
+            settings.validateBounds(at: path.child(key), into: &diagnostics)
+        }
 
         // The action's own sub-object, with what chaosd needs to run it.
         let field = path.child(action.rawValue)
@@ -257,6 +219,75 @@ public struct PhysicalMachineChaosSpec: ChaosSpec {
             settings.validate(at: field, action: action, into: &diagnostics)
         } else {
             diagnostics.report(field, "required when action is \(action.rawValue) (the attack's parameters)")
+        }
+    }
+}
+
+extension PhysicalMachineChaosSpec {
+    /// The sub-objects of one spec by key, each decoded with its key's type
+    /// and kept in `types` order. Compared and hashed by value, which lets
+    /// the spec's Equatable and Hashable be synthesized over existentials.
+    public struct SubObjects: Sendable, Hashable {
+        /// The sub-objects present, in `types` order.
+        public private(set) var ordered: [(key: String, settings: any PhysicalMachineActionSettings)] = []
+
+        public init() {}
+
+        /// Every key a sub-object may have, with the type that reads it, in
+        /// the order of Chaos Mesh's `ExpInfo` (the order they are read,
+        /// reported and written in): each action's, and the HTTP attacks',
+        /// which the schema has but no action runs, after kafka-io.
+        static let types: [(key: String, type: any PhysicalMachineActionSettings.Type)] =
+            Action.allCases.flatMap { action in
+                [(action.rawValue, action.settingsType)] + (action == .kafkaIO ? httpTypes : [])
+            }
+
+        static let httpTypes: [(key: String, type: any PhysicalMachineActionSettings.Type)] = [
+            ("http-abort", HTTPAbort.self), ("http-config", HTTPConfig.self),
+            ("http-delay", HTTPDelay.self), ("http-request", HTTPRequest.self),
+        ]
+
+        /// The sub-object under `key` (an action's raw value, or `http-abort` ...).
+        public internal(set) subscript(key: String) -> (any PhysicalMachineActionSettings)? {
+            get { ordered.first { $0.key == key }?.settings }
+            set {
+                precondition(Self.types.contains { $0.key == key }, "\(key) is not a PhysicalMachineChaos sub-object")
+                let others = ordered.filter { $0.key != key }
+                ordered = Self.types.compactMap { entry in
+                    entry.key == key ? newValue.map { (key, $0) } : others.first { $0.key == entry.key }
+                }
+            }
+        }
+
+        /// Reads each known key of the spec's object as an optional field
+        /// of its type, as a stored optional property would be read.
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: PathKey.self)
+            for (key, type) in Self.types {
+                if let settings = try type.decodeIfPresent(from: container, forKey: PathKey(stringValue: key)) {
+                    ordered.append((key, settings))
+                }
+            }
+        }
+
+        /// Writes the sub-objects into the spec's object, after its other fields.
+        func encode(into encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: PathKey.self)
+            for (key, settings) in ordered {
+                try container.encode(settings, forKey: PathKey(stringValue: key))
+            }
+        }
+
+        public static func == (lhs: SubObjects, rhs: SubObjects) -> Bool {
+            lhs.ordered.count == rhs.ordered.count
+                && zip(lhs.ordered, rhs.ordered).allSatisfy { $0.key == $1.key && $0.settings.isEqual(to: $1.settings) }
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            for (key, settings) in ordered {
+                hasher.combine(key)
+                hasher.combine(settings)
+            }
         }
     }
 }
@@ -303,10 +334,29 @@ public struct PhysicalMachineSelectorSpec: Codable, Sendable, Hashable {
     }
 }
 
-/// The parameters of one PhysicalMachineChaos action, checked with the
-/// rules Chaos Mesh's webhook and chaosd apply to that attack.
-protocol PhysicalMachineActionSettings: Sendable {
+/// The parameters in one PhysicalMachineChaos sub-object, checked with the
+/// rules Chaos Mesh's webhook and chaosd apply to that attack. The spec
+/// reads, writes, compares and checks its sub-objects only through this.
+public protocol PhysicalMachineActionSettings: Codable, Sendable, Hashable {
+    /// What chaosd needs to run `action` with these parameters; called for
+    /// the action's own sub-object only.
     func validate(at path: FieldPath, action: PhysicalMachineChaosSpec.Action, into diagnostics: inout Diagnostics)
+
+    /// Bounds the CRD schema sets, which hold whatever the action (a
+    /// sub-object beside the action's is checked against them too).
+    func validateBounds(at path: FieldPath, into diagnostics: inout Diagnostics)
+}
+
+extension PhysicalMachineActionSettings {
+    public func validateBounds(at path: FieldPath, into diagnostics: inout Diagnostics) {}
+
+    static func decodeIfPresent<Key: CodingKey>(from container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> Self? {
+        try container.decodeIfPresent(Self.self, forKey: key)
+    }
+
+    func isEqual(to other: any PhysicalMachineActionSettings) -> Bool {
+        (other as? Self) == self
+    }
 }
 
 extension PhysicalMachineChaosSpec {
@@ -326,7 +376,7 @@ extension PhysicalMachineChaosSpec {
             self.options = options
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             switch load {
             case nil, 0?:
                 diagnostics.report(path.child("load"), "required and not 0 for \(action.rawValue): the percent load per worker, 1 to 100")
@@ -349,7 +399,7 @@ extension PhysicalMachineChaosSpec {
             self.options = options
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if size == nil {
                 diagnostics.report(path.child("size"), "required for \(action.rawValue): the memory to consume, e.g. \"256MB\"")
             }
@@ -375,7 +425,7 @@ extension PhysicalMachineChaosSpec {
             self.payloadProcessNum = payloadProcessNum
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             switch payloadProcessNum {
             case nil, 0?:
                 diagnostics.report(path.child("payload-process-num"),
@@ -408,7 +458,7 @@ extension PhysicalMachineChaosSpec {
             self.fillByFallocate = fillByFallocate
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if size == nil {
                 diagnostics.report(path.child("size"), "required for disk-fill: the amount of data to write, e.g. \"10G\"")
             }
@@ -445,7 +495,7 @@ extension PhysicalMachineChaosSpec {
             self.device = device
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if let percent {
                 if percent.value == 0 {
                     diagnostics.report(path.child("percent"), "\"\(percent.text)\" is out of range: percent must be greater than 0 and at most 100")
@@ -487,7 +537,7 @@ extension PhysicalMachineChaosSpec {
             self.device = device
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if let latency {
                 if latency.isNegative {
                     diagnostics.report(path.child("latency"), "\"\(latency.text)\" must not be negative")
@@ -528,7 +578,7 @@ extension PhysicalMachineChaosSpec {
             self.direction = direction
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkDevice(device, at: path.child("device"), for: action)
             if (ipAddress ?? "").isEmpty && (hostname ?? "").isEmpty {
                 diagnostics.report(path.child("ip-address"),
@@ -565,7 +615,7 @@ extension PhysicalMachineChaosSpec {
             self.dnsDomainName = dnsDomainName
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkIPs(dnsServer, at: path.child("dns-server"))
             diagnostics.checkIPs(dnsIP, at: path.child("dns-ip"))
             let hasName = !(dnsDomainName ?? "").isEmpty
@@ -604,13 +654,13 @@ extension PhysicalMachineChaosSpec {
         }
 
         /// The CRD's `minimum: 1` on limit and buffer.
-        func validateBounds(at path: FieldPath, into diagnostics: inout Diagnostics) {
+        public func validateBounds(at path: FieldPath, into diagnostics: inout Diagnostics) {
             for (field, number) in [("limit", limit), ("buffer", buffer)] where number < 1 {
                 diagnostics.report(path.child(field), "\(number) is out of range: must be at least 1")
             }
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkDevice(device, at: path.child("device"), for: action)
             if rate.bitsPerSecond == 0 {
                 diagnostics.report(path.child("rate"), "\"\(rate.text)\" must be greater than 0")
@@ -642,7 +692,7 @@ extension PhysicalMachineChaosSpec {
             self.port = port
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if (ipAddress ?? "").isEmpty {
                 diagnostics.report(path.child("ip-address"), "required for network-flood: the IP address to send traffic to")
             } else {
@@ -677,7 +727,7 @@ extension PhysicalMachineChaosSpec {
             self.duration = duration
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkDevice(device, at: path.child("device"), for: action)
             if let duration {
                 if duration.nanoseconds <= 0 {
@@ -705,7 +755,7 @@ extension PhysicalMachineChaosSpec {
             self.recoverCmd = recoverCmd
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(process, at: path.child("process"), for: action, "the process name or PID")
             switch signal {
             case nil, 0?:
@@ -744,7 +794,7 @@ extension PhysicalMachineChaosSpec {
             "CLOCK_REALTIME_ALARM", "CLOCK_BOOTTIME_ALARM",
         ]
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkPID(pid, at: path.child("pid"), for: action)
             if timeOffset == nil {
                 diagnostics.report(path.child("time-offset"), "required for clock: the offset to add, e.g. \"-10m\"")
@@ -777,7 +827,7 @@ extension PhysicalMachineChaosSpec {
             self.exception = exception
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             diagnostics.checkClassMethod(`class`, method, at: path, for: action)
             diagnostics.requireText(exception, at: path.child("exception"), for: action, "the exception to throw")
@@ -794,7 +844,7 @@ extension PhysicalMachineChaosSpec {
             self.port = port
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
         }
     }
@@ -815,7 +865,7 @@ extension PhysicalMachineChaosSpec {
             self.latency = latency
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             diagnostics.checkClassMethod(`class`, method, at: path, for: action)
             diagnostics.requirePositive(latency, at: path.child("latency"), for: action, "the delay in milliseconds")
@@ -837,7 +887,7 @@ extension PhysicalMachineChaosSpec {
             self.value = value
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             diagnostics.checkClassMethod(`class`, method, at: path, for: action)
             diagnostics.requireText(value, at: path.child("value"), for: action, "the value to return")
@@ -864,7 +914,7 @@ extension PhysicalMachineChaosSpec {
             self.memType = memType
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             let cpu = cpuCount ?? 0
             let memory = memType ?? ""
@@ -898,7 +948,7 @@ extension PhysicalMachineChaosSpec {
             self.ruleData = ruleData
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             diagnostics.requireText(ruleData, at: path.child("rule-data"), for: action, "the Byteman rule")
         }
@@ -925,7 +975,7 @@ extension PhysicalMachineChaosSpec {
             self.latency = latency
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkJVMProcess(pid, port, at: path, for: action)
             switch mysqlConnectorVersion ?? "" {
             case "5", "8": break
@@ -963,7 +1013,7 @@ extension PhysicalMachineChaosSpec {
 
         static let options = ["NX", "XX", "GT", "LT"]
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(addr, at: path.child("addr"), for: action, "the address of the Redis server")
             if expiration == nil {
                 diagnostics.report(path.child("expiration"), "required for redis-expiration: the expiration to set, e.g. \"30s\"")
@@ -987,7 +1037,7 @@ extension PhysicalMachineChaosSpec {
             self.requestNum = requestNum
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(addr, at: path.child("addr"), for: action, "the address of the Redis server")
             diagnostics.requirePositive(requestNum, at: path.child("requestNum"), for: action, "the number of requests")
         }
@@ -1008,7 +1058,7 @@ extension PhysicalMachineChaosSpec {
             self.percent = percent
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(addr, at: path.child("addr"), for: action, "the address of the Redis server")
             let size = cacheSize ?? ""
             let hasSize = !size.isEmpty && size != "0"
@@ -1041,7 +1091,7 @@ extension PhysicalMachineChaosSpec {
             self.conf = conf
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(addr, at: path.child("addr"), for: action, "the address of the Redis server")
             if action == .redisRestart {
                 diagnostics.requireText(conf, at: path.child("conf"), for: action, "the Sentinel configuration file")
@@ -1072,7 +1122,7 @@ extension PhysicalMachineChaosSpec {
             self.reloadCommand = reloadCommand
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkKafkaServer(topic: topic, host: host, port: port, at: path, for: action)
             diagnostics.requirePositive(messageSize, at: path.child("messageSize"), for: action, "the size of each message")
             switch maxBytes {
@@ -1105,7 +1155,7 @@ extension PhysicalMachineChaosSpec {
             self.threads = threads
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.checkKafkaServer(topic: topic, host: host, port: port, at: path, for: action)
             diagnostics.requirePositive(messageSize, at: path.child("messageSize"), for: action, "the size of each message")
             diagnostics.requirePositive(threads, at: path.child("threads"), for: action, "the number of producer threads")
@@ -1127,7 +1177,7 @@ extension PhysicalMachineChaosSpec {
             self.nonWritable = nonWritable
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(topic, at: path.child("topic"), for: action, "the topic to attack")
             if !(nonReadable ?? false) && !(nonWritable ?? false) {
                 diagnostics.report(path.child("nonReadable"), "one of nonReadable and nonWritable must be true for kafka-io")
@@ -1136,9 +1186,12 @@ extension PhysicalMachineChaosSpec {
     }
 
     // MARK: HTTP (schema only)
+    //
+    // The HTTP attacks are in the schema but in no action: they are read
+    // and written back, never run, so nothing checks more than their types.
 
     /// Aborts HTTP connections on `proxy_ports` matching the rule.
-    public struct HTTPAbort: Codable, Sendable, Hashable {
+    public struct HTTPAbort: Codable, Sendable, Hashable, PhysicalMachineActionSettings {
         /// Ports whose HTTP connections are proxied and attacked.
         public var proxyPorts: [Int]
         /// `Request` or `Response`.
@@ -1157,10 +1210,12 @@ extension PhysicalMachineChaosSpec {
             self.proxyPorts = proxyPorts
             self.target = target
         }
+
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
     }
 
     /// Delays matching HTTP requests or responses on `proxy_ports` by `delay`.
-    public struct HTTPDelay: Codable, Sendable, Hashable {
+    public struct HTTPDelay: Codable, Sendable, Hashable, PhysicalMachineActionSettings {
         public var proxyPorts: [Int]
         public var target: String
         public var delay: GoDuration
@@ -1179,10 +1234,12 @@ extension PhysicalMachineChaosSpec {
             self.target = target
             self.delay = delay
         }
+
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
     }
 
     /// HTTP attack rules read from a JSON file on the machine.
-    public struct HTTPConfig: Codable, Sendable, Hashable {
+    public struct HTTPConfig: Codable, Sendable, Hashable, PhysicalMachineActionSettings {
         public var filePath: String?
 
         enum CodingKeys: String, CodingKey {
@@ -1192,10 +1249,12 @@ extension PhysicalMachineChaosSpec {
         public init(filePath: String? = nil) {
             self.filePath = filePath
         }
+
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
     }
 
     /// Sends `count` GET requests to `url`.
-    public struct HTTPRequest: Codable, Sendable, Hashable {
+    public struct HTTPRequest: Codable, Sendable, Hashable, PhysicalMachineActionSettings {
         public var url: String?
         public var enableConnPool: Bool?
         public var count: Int?
@@ -1210,6 +1269,8 @@ extension PhysicalMachineChaosSpec {
             self.enableConnPool = enableConnPool
             self.count = count
         }
+
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
     }
 
     // MARK: Files
@@ -1229,7 +1290,7 @@ extension PhysicalMachineChaosSpec {
             self.dirName = dirName
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             if (fileName ?? "").isEmpty && (dirName ?? "").isEmpty {
                 diagnostics.report(path.child("file-name"), "one of file-name and dir-name is required for \(action.rawValue)")
             }
@@ -1252,7 +1313,7 @@ extension PhysicalMachineChaosSpec {
             self.privilege = privilege
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(fileName, at: path.child("file-name"), for: action, "the file to change")
             switch privilege {
             case nil, 0?:
@@ -1279,7 +1340,7 @@ extension PhysicalMachineChaosSpec {
             self.destFile = destFile
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(sourceFile, at: path.child("source-file"), for: action, "the file to rename")
             diagnostics.requireText(destFile, at: path.child("dest-file"), for: action, "the new name")
         }
@@ -1302,7 +1363,7 @@ extension PhysicalMachineChaosSpec {
             self.count = count
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(fileName, at: path.child("file-name"), for: action, "the file to append to")
             diagnostics.requireText(data, at: path.child("data"), for: action, "the data to append")
             if let count, count < 0 {
@@ -1332,7 +1393,7 @@ extension PhysicalMachineChaosSpec {
             self.line = line
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(fileName, at: path.child("file-name"), for: action, "the file to change")
             diagnostics.requireText(originString, at: path.child("origin-string"), for: action, "the text to replace")
             diagnostics.requireText(destString, at: path.child("dest-string"), for: action, "the replacement text")
@@ -1356,7 +1417,7 @@ extension PhysicalMachineChaosSpec {
             self.vmName = vmName
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {}
     }
 
     /// Arbitrary shell commands to attack and to recover.
@@ -1369,7 +1430,7 @@ extension PhysicalMachineChaosSpec {
             self.recoverCmd = recoverCmd
         }
 
-        func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
+        public func validate(at path: FieldPath, action: Action, into diagnostics: inout Diagnostics) {
             diagnostics.requireText(attackCmd, at: path.child("attackCmd"), for: action, "the command that injects the fault")
             diagnostics.requireText(recoverCmd, at: path.child("recoverCmd"), for: action, "the command that recovers")
         }
