@@ -28,7 +28,7 @@ public actor Controller {
         /// Told of events, injections and recoveries (metrics).
         public var observer: (any ControllerObserver)?
         /// How often every injected target of a running experiment is read
-        /// back on its host (`ChaosDaemon.heal`), so that a fault lost in
+        /// back on its host (`HostAgent.heal`), so that a fault lost in
         /// the middle of its run is noticed and restored; nil: never.
         public var watchInterval: TimeInterval? = 2
         /// At start, recover the host's faults of experiments this

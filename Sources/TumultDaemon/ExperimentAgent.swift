@@ -8,7 +8,7 @@ import TumultSystem
 /// faults for one target and injects them through the journal, so that
 /// every attack is named after its experiment and recovery works from the
 /// journal alone (after a crash too). What the controller asks of a host
-/// (`ChaosDaemon`) is these three calls.
+/// (`HostAgent`, through `LocalHostAgent`) is these three calls.
 public struct ExperimentAgent: Sendable {
     public let journal: Journal
     public let runner: AttackRunner
