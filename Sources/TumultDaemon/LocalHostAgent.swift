@@ -77,8 +77,21 @@ public struct LocalHostAgent: HostWatching {
     public func heal(_ attacks: [AttackID]) async throws -> [LostFault] {
         let uids = own(attacks)
         return try await run {
-            agent.heal(uids).map { LostFault(attack: AttackID(machine: machine, uid: $0.uid), detail: $0.lost,
-                                             restored: $0.restored, error: $0.error) }
+            let repairs = agent.heal(uids)
+            var lost = repairs.map { LostFault(attack: AttackID(machine: machine, uid: $0.uid), detail: $0.lost,
+                                               restored: $0.restored, error: $0.error) }
+            // An attack something else ended (the dead-man's switch while its
+            // controller was away, `tumult recover`) is no longer in place:
+            // lost, and not restored here, so its controller injects afresh.
+            let repaired = Set(repairs.map(\.uid))
+            for uid in uids where !repaired.contains(uid) {
+                let attack = try journal.attack(uid)
+                guard attack.map({ !$0.needsRecovery }) ?? true else { continue }
+                let why = attack?.message ?? "not in this host's journal"
+                lost.append(LostFault(attack: AttackID(machine: machine, uid: uid), detail: "recovered on the host: \(why)",
+                                      restored: false, error: why))
+            }
+            return lost
         }
     }
 
@@ -197,7 +210,9 @@ public struct LocalHostAgent: HostWatching {
                 let why = "recovered by the dead-man's switch: controller \(lease.controller) sent no heartbeat for "
                     + "\(Int(lease.seconds)) s (lease expired at \(ISO8601DateFormatter().string(from: lease.expiresAt)))"
                 for attack in owned { try? journal.update(attack.uid, state: try journal.attack(attack.uid)?.state ?? .recovered, message: why) }
-                _ = try journal.renewLease(controller: lease.controller, seconds: 0)
+                // Released only once everything it covered is recovered: what
+                // failed is tried again at the next round.
+                if recovered == owned.count { _ = try journal.renewLease(controller: lease.controller, seconds: 0) }
                 expired.append((lease.controller, recovered))
             }
             return expired

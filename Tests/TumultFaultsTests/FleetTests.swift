@@ -271,6 +271,22 @@ struct FleetTests {
         usleep(useconds_t(lease) * 1_000_000 / 3 + 700_000)
         let later = try (0..<2).map(renewedAt)
         #expect(zip(first, later).allSatisfy { $0 != $1 && $1 != nil }, "not renewed: \(first) then \(later)\n\(fleet.server?.text ?? "")")
+
+        // Frozen (SIGSTOP) past its lease, as a server cut off from its
+        // daemons would be: both recover; thawed, its liveness check finds
+        // the faults gone (FaultLost, saying why) and injects them afresh.
+        let server = try #require(fleet.server)
+        server.signal(SIGSTOP)
+        let frozen = Date()
+        let switched = try waitUntil(timeout: TimeInterval(lease + 5)) { try rtts(fleet).allSatisfy { $0 < Self.clear } }
+        let frozenFor = Date().timeIntervalSince(frozen)
+        server.signal(SIGCONT)
+        #expect(switched, "a frozen server's faults were not recovered within the lease + 5 s")
+        let again = try waitUntil(timeout: 20) { let now = try rtts(fleet); return now[0] >= Self.delayed && now[1] >= Self.delayed }
+        let (_, events) = try fleet.api("GET", "/api/events?object_id=\(uid)")
+        print("server frozen: recovered by the daemons in \(String(format: "%.1f", frozenFor)) s; thawed, injected again: \(again)")
+        #expect(again && events.contains("FaultLost") && events.contains("dead-man"), "\(events)")
+
         fleet.killServer()
         let killed = Date()
         let recovered = try waitUntil(timeout: TimeInterval(lease + 5)) {
@@ -285,6 +301,14 @@ struct FleetTests {
             #expect(status.body.contains("\"activeAttacks\":0"), "daemon \(index + 1): \(status.body)")
             #expect(fleet.daemons[index]?.text.contains("LeaseExpired") == true, "daemon \(index + 1) did not say why")
         }
+
+        // The server back on the same port and home, its experiment still
+        // running: it re-attaches (same controller id), matches the records
+        // with what the daemons hold, and injects afresh what the switch recovered.
+        try fleet.startServer(lease: lease, port: fleet.serverPort)
+        let back = try waitUntil(timeout: 20) { let now = try rtts(fleet); return now[0] >= Self.delayed && now[1] >= Self.delayed }
+        let detail = try fleet.api("GET", "/api/experiments/\(uid)").1
+        #expect(back, "the restarted server did not inject again: \(detail)")
     }
 
     @Test func aServerStoppedWithSIGTERMRecoversItsFaultsOnEveryDaemonFirst() throws {
