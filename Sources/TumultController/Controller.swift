@@ -665,7 +665,8 @@ public actor Controller {
             selector = PodSelectorSpec(pods: named)
         }
         if record.failure == nil {
-            let all = (fleet.machines()).map(\.asTarget)
+            // Read again: `connect(address:)` may have added machines above.
+            let all = fleet.machines().map(\.asTarget)
             switch PodSelection.select(from: all, selector: selector, mode: spec.mode, value: spec.value,
                                        defaultNamespace: record.namespace) {
             case .success(let targets):

@@ -22,11 +22,10 @@ struct FleetRouter: Sendable {
     func inject(_ request: InjectionRequest) async throws -> [AttackID] {
         var request = request
         let machine = request.target.nodeName
+        let host = try agent(for: machine)
         // A remote host holds this controller's lease before it injects.
-        if let leaseSeconds, fleet.agent(for: machine) != nil, machine != fleet.localMachine {
-            request.leaseSeconds = leaseSeconds
-        }
-        return try await agent(for: machine).inject(request)
+        if let leaseSeconds, machine != fleet.localMachine { request.leaseSeconds = leaseSeconds }
+        return try await host.inject(request)
     }
 
     /// Recovers on every host that holds one of `attacks`; ids of machines

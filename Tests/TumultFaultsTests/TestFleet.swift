@@ -189,12 +189,7 @@ final class TestFleet: @unchecked Sendable {
 
     /// Mean RTT in ms of `count` pings from the hub to machine `index`.
     func rtt(to index: Int, count: Int = 6) throws -> Double {
-        let result = try runner.run(Command(["ip", "netns", "exec", hub, "ping", "-n", "-c", String(count), "-i", "0.05",
-                                             "-W", "1", address(of: index)]))
-        let rtts = result.stdout.split(separator: "\n").compactMap { line -> Double? in
-            line.split(separator: " ").first { $0.hasPrefix("time=") }.flatMap { Double($0.dropFirst(5)) }
-        }
-        return rtts.isEmpty ? .infinity : rtts.reduce(0, +) / Double(rtts.count)
+        try TestStar.meanRTT(from: hub, to: address(of: index), count: count, runner: runner)
     }
 
     /// tc qdiscs and iptables of machine `index`: what must be as before after recovery.

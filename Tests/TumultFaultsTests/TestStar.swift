@@ -55,8 +55,14 @@ final class TestStar: @unchecked Sendable {
 
     /// Mean RTT in ms of `count` pings from the hub to pod `index`.
     func rtt(to index: Int, count: Int = 10) throws -> Double {
-        let result = try runner.run(Command(["ip", "netns", "exec", hub, "ping", "-n", "-c", String(count), "-i", "0.05",
-                                             "-W", "1", address(of: index)]))
+        try Self.meanRTT(from: hub, to: address(of: index), count: count, runner: runner)
+    }
+
+    /// Mean RTT in ms of `count` pings (50 ms apart) from namespace `from`
+    /// to `address`; infinity when none came back.
+    static func meanRTT(from namespace: String, to address: String, count: Int, runner: any CommandRunner) throws -> Double {
+        let result = try runner.run(Command(["ip", "netns", "exec", namespace, "ping", "-n", "-c", String(count), "-i", "0.05",
+                                             "-W", "1", address]))
         let rtts = result.stdout.split(separator: "\n").compactMap { line -> Double? in
             line.split(separator: " ").first { $0.hasPrefix("time=") }.flatMap { Double($0.dropFirst(5)) }
         }

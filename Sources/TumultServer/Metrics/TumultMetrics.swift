@@ -188,13 +188,13 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         let labelMachines = parts.fleet.all().count > 1
         var gauges: [String: [Labels: Double]] = [:]
         var engines: [(key: String, labels: Labels, total: Double)] = []
-        for census in censuses {
+        for (machine, census) in censuses {
             for sample in census.samples {
                 var labels = sample.labels
-                if labelMachines { labels["machine"] = census.machine }
+                if labelMachines { labels["machine"] = machine }
                 if sample.name == "tumult_engine_packets" {
                     let attack = labels.removeValue(forKey: "attack") ?? ""
-                    engines.append(("\(census.machine)/\(attack)/\(labels["verdict"] ?? "")", Labels(labels), sample.value))
+                    engines.append(("\(machine)/\(attack)/\(labels["verdict"] ?? "")", Labels(labels), sample.value))
                 } else {
                     gauges[sample.name, default: [:]][Labels(labels), default: 0] += sample.value
                 }
@@ -206,12 +206,16 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         addEngineCounters(engines)
     }
 
-    /// Every agent's census, side by side; a host that does not answer adds nothing.
-    static func censuses(_ fleet: AgentFleet) async -> [AgentCensus] {
-        await withTaskGroup(of: AgentCensus?.self) { group in
-            for member in fleet.all() { group.addTask { try? await member.agent.census() } }
-            var all: [AgentCensus] = []
-            for await census in group { if let census { all.append(census) } }
+    /// Every agent's census, side by side, under the name the fleet gives
+    /// its machine (a daemon may call itself otherwise); a host that does
+    /// not answer adds nothing.
+    static func censuses(_ fleet: AgentFleet) async -> [(machine: String, census: AgentCensus)] {
+        await withTaskGroup(of: (String, AgentCensus)?.self) { group in
+            for member in fleet.all() {
+                group.addTask { (try? await member.agent.census()).map { (member.machine.name, $0) } }
+            }
+            var all: [(machine: String, census: AgentCensus)] = []
+            for await found in group { if let found { all.append(found) } }
             return all
         }
     }
