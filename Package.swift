@@ -96,6 +96,36 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Kubernetes mode: a small typed client (kubeconfig, watches, informers,
+        // events, leases), the operator that reconciles chaos objects, its
+        // validating webhook, and the manifests that deploy it.
+        .target(
+            name: "TumultKubernetes",
+            dependencies: [
+                "TumultModel", "TumultAgent", "TumultController", "TumultAgentHTTP", "TumultCertificates",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // An in-process Kubernetes API server speaking the real wire protocol
+        // for what Tumult uses; no API server can be installed here. Tests and
+        // benchmarks only, never linked into `tumult`.
+        .target(
+            name: "KubernetesSimulation",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `tumult server`: the REST API over the controller; hosts only through the agent protocol.
         .target(
             name: "TumultServer",
@@ -128,7 +158,9 @@ let package = Package(
                 "TumultSystem",
                 "TumultController",
                 "TumultServer",
+                "TumultKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,6 +205,22 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KubernetesSimulationTests",
+            dependencies: [
+                "KubernetesSimulation",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .testTarget(
+            name: "TumultKubernetesTests",
+            dependencies: [
+                "TumultKubernetes", "KubernetesSimulation", "TumultModel", "TumultAgent", "TumultAgentHTTP",
+                "TumultCertificates", "TumultController", "TumultDaemon", "TumultSystem", "tumult",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "TumultModelTests",
             dependencies: ["TumultModel", "tumult"]
         ),
@@ -186,6 +234,7 @@ let package = Package(
         .testTarget(
             name: "TumultFaultsTests",
             dependencies: ["TumultFaults", "TumultDaemon", "TumultSystem", "TumultAgent", "TumultAgentHTTP", "TumultCertificates",
+                           "TumultKubernetes", "KubernetesSimulation",
                            "tumult", "tumult-netem", "tumult-stress", "tumult-bench"]
         ),
     ]

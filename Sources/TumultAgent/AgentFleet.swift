@@ -21,6 +21,9 @@ public final class AgentFleet: Sendable {
     /// Makes the agent of a machine reached by its address (the server's
     /// HTTPS client); nil: remote machines cannot be added.
     private let connector: (@Sendable (Machine) -> any HostAgent)?
+    /// A cluster's pods (the operator's cache of the API server): every
+    /// pod with its node comes from here, and no host is asked for pods.
+    private let clusterInventory: (any PodInventory)?
 
     /// A fleet of one: the local host's agent; `inventory` overrides where its pods come from.
     public init(local agent: any HostAgent, machine: Machine? = nil, inventory: (any PodInventory)? = nil,
@@ -29,6 +32,18 @@ public final class AgentFleet: Sendable {
         localMachine = machine.name
         members = Mutex([machine.name: Member(machine: machine, agent: agent, inventory: inventory)])
         self.connector = connector
+        clusterInventory = nil
+    }
+
+    /// A cluster's fleet: no host of its own (the operator injects nothing
+    /// itself), the nodes' agents added as their daemons appear, and pods
+    /// read from `inventory` (the API server's), each routed by its
+    /// `spec.nodeName` to that node's agent.
+    public init(cluster inventory: any PodInventory, name: String = "cluster") {
+        localMachine = name
+        members = Mutex([:])
+        connector = nil
+        clusterInventory = inventory
     }
 
     /// Whether remote machines can be added.
@@ -99,6 +114,13 @@ public final class AgentFleet: Sendable {
     /// set to its machine. A host that cannot be reached contributes none,
     /// and its error is kept on its machine.
     public func pods() async -> (pods: [Pod], unreachable: [String: String]) {
+        if let clusterInventory {
+            do {
+                return (try await clusterInventory.pods(), [:])
+            } catch {
+                return ([], [localMachine: String(describing: error)])
+            }
+        }
         let members = all()
         return await withTaskGroup(of: (String, Result<[Pod], any Error>).self) { group in
             for member in members {

@@ -14,6 +14,8 @@ public struct Machine: Sendable, Hashable, Codable {
         case joined
         /// A chaosd address named by a PhysicalMachineChaos's `address`.
         case address
+        /// A Kubernetes node, reached through its daemon's pod (the DaemonSet's).
+        case node
     }
 
     /// The machine's name: the host part of attack ids and `spec.nodeName`

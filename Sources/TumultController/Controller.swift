@@ -43,6 +43,11 @@ public actor Controller {
         /// controller's lease for this long before it injects (the server
         /// renews it); nil: none.
         public var leaseSeconds: Double?
+        /// Keep the uid a document comes with (when no live record has it)
+        /// instead of making one: the Kubernetes operator's documents carry
+        /// the API server's uid, so a new leader owns, by uid, what the
+        /// last one injected on the nodes.
+        public var keepsDocumentUIDs = false
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds
@@ -286,9 +291,12 @@ public actor Controller {
     }
 
     private func create(_ document: ChaosDocument, scheduleUID: String?) -> String {
-        let uid = UUID().uuidString.lowercased()
+        let given = givenUID(of: document)
+        let uid = given ?? UUID().uuidString.lowercased()
         var document = document
-        let created = now
+        // An object the API server made keeps its creation time: its
+        // duration runs from there, whichever leader picks it up.
+        let created = given.flatMap { _ in document.metadata.creationTimestamp.flatMap(Self.parseTimestamp) } ?? now
         document.metadata.uid = uid
         document.metadata.creationTimestamp = Self.timestamp(created)
         var record = ExperimentRecord(uid: uid, document: document, createdAt: created, scheduleUID: scheduleUID)
@@ -319,7 +327,7 @@ public actor Controller {
             wake()
             return (record.uid, .configured)
         }
-        let uid = UUID().uuidString.lowercased()
+        let uid = givenUID(of: document) ?? UUID().uuidString.lowercased()
         var stored = document
         let created = now
         stored.metadata.uid = uid
@@ -331,6 +339,33 @@ public actor Controller {
         try commit()
         wake()
         return (uid, .created)
+    }
+
+    /// Takes the targets an earlier controller chose (the Kubernetes
+    /// operator's last leader wrote them in the object's status), before
+    /// `start()`: they are not chosen again, and `restore()` matches them
+    /// with what their hosts still hold, so a change of leader leaves
+    /// every fault in place. Experiments with a second selector (peers)
+    /// choose afresh: their peers are not in the status.
+    public func adoptSelection(_ uid: String, targets: [Pod]) {
+        guard var record = experiments[uid], !record.selected, !targets.isEmpty, record.failure == nil else { return }
+        if let peered = record.document.spec as? any PeerTargetedSpec, peered.peerSelector != nil { return }
+        record.records = targets.map { TargetRecord(pod: $0) }
+        record.selected = true
+        store(record)
+        emit(record, reason: "Selected", message: "took the \(targets.count) target\(targets.count == 1 ? "" : "s") the last leader chose")
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        (try? Date(text, strategy: .iso8601))
+    }
+
+    /// The document's own uid, when the configuration keeps them and no
+    /// record (live or being recovered) has it yet.
+    private func givenUID(of document: ChaosDocument) -> String? {
+        guard configuration.keepsDocumentUIDs, let uid = document.metadata.uid, !uid.isEmpty,
+              experiments[uid] == nil, schedules[uid] == nil else { return nil }
+        return uid
     }
 
     /// Deletes every one of `uids` or none: an unknown uid is reported

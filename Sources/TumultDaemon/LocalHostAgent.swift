@@ -17,6 +17,9 @@ public struct LocalHostAgent: HostWatching {
     public let inventory: LocalPodInventory
     /// Where the userspace engines write their counters (the census reads them).
     public let engineStatisticsDirectory: String?
+    /// Finds the process of a target that comes with container ids only
+    /// (a Kubernetes pod from the operator) before its faults are planned.
+    public var podResolver = PodResolver()
     /// Above this many named network namespaces, the census reads only
     /// those holding a fault (each costs three short commands).
     public var censusScanLimit = 200
@@ -63,7 +66,9 @@ public struct LocalHostAgent: HostWatching {
                 // Journal first: the lease that covers the attack before the attack.
                 _ = try journal.renewLease(controller: request.owner.controller, seconds: seconds)
             }
-            return try agent.inject(document: request.document, target: request.target, peers: request.peers,
+            // Peers need only their IPs: they are not resolved.
+            let target = try podResolver.resolve(request.target, for: request.document)
+            return try agent.inject(document: request.document, target: target, peers: request.peers,
                              experiment: request.owner.experiment, endsAt: request.endsAt, claim: request.owner)
                 .map { AttackID(machine: machine, uid: $0) }
         }

@@ -67,6 +67,11 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("label"), help: ArgumentHelp("A label of this machine for PhysicalMachineChaos selectors; repeat for several.", valueName: "key=value"))
     var labels: [String] = []
 
+    @Flag(help: ArgumentHelp("Run as a Kubernetes node's daemon (the DaemonSet's, with hostPID): the machine is the node ($NODE_NAME); "
+                             + "pods arrive from the operator with their container ids and are found by their cgroups in /proc "
+                             + "(containerd as the fallback); mutual TLS is required."))
+    var kubernetes = false
+
     func validate() throws {
         _ = try address()
         let files = [ca, cert, key].compactMap { $0 }
@@ -79,6 +84,13 @@ struct DaemonCommand: AsyncParsableCommand {
             throw ValidationError("--network-backend: \"\(networkBackend)\" is not kernel, userspace or auto.")
         }
         _ = try machineLabels()
+        if kubernetes {
+            guard !insecure else { throw ValidationError("--kubernetes: the operator reaches node daemons over mutual TLS; --insecure is for loopback only.") }
+            guard join == nil else { throw ValidationError("--kubernetes: the operator finds node daemons by their pods; --join is for a tumult server.") }
+            guard nodeName != nil else {
+                throw ValidationError("--kubernetes: no node name: give --machine or set $NODE_NAME (the downward API's spec.nodeName).")
+            }
+        }
         if let join {
             _ = try ServerOptions.url(from: join, source: "--join")
             let host = try address().host
@@ -87,6 +99,13 @@ struct DaemonCommand: AsyncParsableCommand {
             }
         }
         if let advertise { _ = try ServerOptions.url(from: advertise, source: "--advertise") }
+    }
+
+    /// The machine's name: `--machine`, or in a cluster the node the pod runs on.
+    var nodeName: String? {
+        if let machine { return machine }
+        guard kubernetes else { return nil }
+        return ProcessInfo.processInfo.environment["NODE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func address() throws -> (host: String, port: Int) {
@@ -116,7 +135,7 @@ struct DaemonCommand: AsyncParsableCommand {
         var logger = Logger(label: "tumult.daemon")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let home = self.home.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory()
-        let agent = try LocalHostAgent.serving(home: home, inventoryPath: inventory, networkBackend: networkBackend, machine: machine)
+        let agent = try LocalHostAgent.serving(home: home, inventoryPath: inventory, networkBackend: networkBackend, machine: nodeName)
         let undone = await agent.replayJournal()
         if undone > 0 { logger.warning("journal replayed", metadata: ["attacks.undone": "\(undone)"]) }
 

@@ -18,8 +18,10 @@ import TumultSystem
 ///   a namespace not made yet shows in `tumult get pods` instead of the pod
 ///   silently vanishing, and `podPhaseSelectors: [Running]` leaves it out.
 /// - A running container of an engine whose socket exists is a pod (see
-///   `ContainerEngine`). An engine that cannot be asked does not fail the
-///   inventory: its problem is one of the snapshot's `warnings`.
+///   `ContainerEngine`), and so is a running containerd container when
+///   containerd's socket exists (see `ContainerdInventory`). An engine that
+///   cannot be asked does not fail the inventory: its problem is one of the
+///   snapshot's `warnings`.
 ///
 /// One call lists the namespaces, runs one `ip -j addr show` per namespace
 /// and reads `/proc` once, so it is cheap enough to call per selection.
@@ -41,28 +43,34 @@ public struct LocalInventory: Sendable {
 
     public var inventory: InventoryFile?
     public var engines: [ContainerEngine]
+    /// containerd, asked through `ctr` when its socket exists; nil: not looked at.
+    public var containerd: ContainerdInventory?
     public var hostName: String
     public var runner: any CommandRunner
 
     /// - Parameters:
     ///   - inventory: labels, annotations and namespaces by netns; nil for none.
     ///   - engines: the container engine sockets to look at (tests pass a fake's).
+    ///   - containerd: containerd's socket to look at (tests pass a private containerd's).
     ///   - hostName: the node name of every pod.
     ///   - runner: runs `ip`.
     public init(inventory: InventoryFile? = nil, engines: [ContainerEngine] = ContainerEngine.standard,
+                containerd: ContainerdInventory? = ContainerdInventory(),
                 hostName: String = LocalInventory.currentHostName(), runner: any CommandRunner = ProcessCommandRunner()) {
         self.inventory = inventory
         self.engines = engines
+        self.containerd = containerd
         self.hostName = hostName
         self.runner = runner
     }
 
     /// The same, with the inventory file read from `inventoryPath` (nil: no file).
     public init(inventoryPath: String?, engines: [ContainerEngine] = ContainerEngine.standard,
+                containerd: ContainerdInventory? = ContainerdInventory(),
                 hostName: String = LocalInventory.currentHostName(),
                 runner: any CommandRunner = ProcessCommandRunner()) throws {
         let file = try inventoryPath.map { try InventoryFile.load(path: $0) }
-        self.init(inventory: file, engines: engines, hostName: hostName, runner: runner)
+        self.init(inventory: file, engines: engines, containerd: containerd, hostName: hostName, runner: runner)
     }
 
     /// Every pod on this machine, sorted by `namespace/name`.
@@ -104,19 +112,28 @@ public struct LocalInventory: Sendable {
 
         var seenContainers: Set<String> = []
         var ids = Set(pods.map(\.id))
-        for engine in engines where engine.isPresent {
+        var sources: [(kind: Pod.Source, list: () throws -> [Pod])] = engines.filter(\.isPresent).map { engine in
+            (engine.kind, { try engine.containers(nodeName: hostName) })
+        }
+        if let containerd, containerd.isPresent {
+            sources.append((.containerd, { try containerd.containers(nodeName: hostName) }))
+        }
+        for source in sources {
             let containers: [Pod]
             do {
-                containers = try engine.containers(nodeName: hostName)
+                containers = try source.list()
             } catch {
                 warnings.append(String(describing: error))
                 continue
             }
             for container in containers {
-                // podman-docker links docker.sock to Podman: the same container twice.
-                if let id = container.containerID, !seenContainers.insert(id).inserted { continue }
+                // podman-docker links docker.sock to Podman, and Docker runs its
+                // containers in containerd's `moby` namespace: the same container
+                // twice, known by the same id with or without `containerd://`.
+                if let id = container.containerID.flatMap(ContainerRuntimeID.init(parsing:))?.id ?? container.containerID,
+                   !seenContainers.insert(id).inserted { continue }
                 guard ids.insert(container.id).inserted else {
-                    warnings.append("\(engine.kind.rawValue) container \(container.name) left out: "
+                    warnings.append("\(source.kind.rawValue) container \(container.name) left out: "
                                     + "pod \(container.id) already exists")
                     continue
                 }

@@ -15,6 +15,11 @@ public struct Pod: Codable, Sendable, Hashable, Identifiable {
         case given
         /// A whole machine (a PhysicalMachine), the target of PhysicalMachineChaos.
         case machine
+        /// A running containerd container on this host (`ctr`'s namespaces).
+        case containerd
+        /// A pod of a Kubernetes cluster, from the API server: the node's
+        /// daemon finds its processes from `containerIDs`.
+        case kubernetes
     }
 
     public var name: String
@@ -36,13 +41,17 @@ public struct Pod: Codable, Sendable, Hashable, Identifiable {
     /// `Running`, `Pending`, `Succeeded`, `Failed` or `Unknown`.
     public var phase: String
     public var source: Source
-    /// The container's id, for Docker and Podman pods.
+    /// The container's id, for Docker, Podman and containerd pods.
     public var containerID: String?
+    /// Every container of a Kubernetes pod by name, with the runtime's id
+    /// as the pod status gives it (`containerd://0f3c...`): the node's
+    /// daemon resolves them to processes; `containerNames` selects among them.
+    public var containerIDs: [String: String]?
 
     public init(name: String, namespace: String = "default", labels: [String: String] = [:],
                 annotations: [String: String] = [:], netns: String? = nil, pid: Int32? = nil, ips: [String] = [],
                 nodeName: String = "localhost", nodeLabels: [String: String]? = nil, phase: String = "Running",
-                source: Source = .given, containerID: String? = nil) {
+                source: Source = .given, containerID: String? = nil, containerIDs: [String: String]? = nil) {
         self.name = name
         self.namespace = namespace
         self.labels = labels
@@ -55,6 +64,7 @@ public struct Pod: Codable, Sendable, Hashable, Identifiable {
         self.phase = phase
         self.source = source
         self.containerID = containerID
+        self.containerIDs = containerIDs
     }
 
     /// `namespace/name`, the key Chaos Mesh's records and `pods:` selectors use.

@@ -12,8 +12,9 @@ import TumultSystem
 /// - `container-kill`: the processes named like `containerNames` (by `comm`
 ///   or `argv[0]`'s base name) in the pod's network namespace, resolved now
 ///   and killed one by one, since a process target cannot say "this name in
-///   that namespace". A Docker or Podman pod is one container: its main
-///   process is killed when `containerNames` names it.
+///   that namespace". A Docker, Podman or `ctr` pod is one container: its
+///   main process is killed when `containerNames` names it; a Kubernetes
+///   pod's named containers are found by their ids (`containerIDs`).
 /// - `pod-failure`: the pod's processes are frozen for the duration. Chaos
 ///   Mesh swaps the containers' images for `pause`, which keeps the pod up
 ///   but doing nothing; freezing (cgroup freezer) is the local equivalent,
@@ -76,17 +77,21 @@ public struct PodChaosTranslator: FaultTranslator {
     /// What pod-failure freezes: a container's whole cgroup (freezing its
     /// main process alone would leave the others running), else the pod's processes.
     func frozenProcesses(_ pod: Pod) throws -> ProcessTarget {
-        if pod.netns == nil, let pid = pod.pid, pod.source == .docker || pod.source == .podman,
+        if pod.netns == nil, let pid = pod.pid, [.docker, .podman, .containerd].contains(pod.source),
            let freezer = CgroupHierarchy.freezer(), let cgroup = freezer.cgroup(of: pid), !cgroup.isRoot {
             return .cgroup(freezer.version == 1 ? "freezer:\(cgroup.path)" : cgroup.path)
         }
         return try podProcesses(pod)
     }
 
-    /// The pids container-kill signals.
+    /// The pids container-kill signals: a Kubernetes pod's named containers'
+    /// main processes (found by their ids).
     func containerPIDs(_ pod: Pod, names: Set<String>) throws -> [Int32] {
         let listed = names.sorted().joined(separator: ", ")
-        if pod.netns == nil, let pid = pod.pid, pod.source == .docker || pod.source == .podman {
+        if pod.netns == nil, let containers = pod.containerIDs, !containers.isEmpty {
+            return try PodResolver().containerPIDs(pod, names: names)
+        }
+        if pod.netns == nil, let pid = pod.pid, [.docker, .podman, .containerd].contains(pod.source) {
             let containerNames = [pod.name, pod.labels["com.docker.compose.service"]].compactMap { $0 }
             guard containerNames.contains(where: names.contains) else {
                 throw FaultError(.invalidFault, "spec.containerNames: pod \(pod.id) is one container, \(pod.name), "
