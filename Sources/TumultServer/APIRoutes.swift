@@ -8,7 +8,7 @@ import TumultModel
 /// (snake_case) so that its clients keep working.
 struct APIRoutes: Sendable {
     let parts: ServerParts
-    var controller: Controller { parts.controller }
+    var controller: any ExperimentService { parts.experiments }
 
     /// The largest document body accepted.
     static let bodyLimit = 4 << 20
@@ -18,8 +18,8 @@ struct APIRoutes: Sendable {
             let isSchedule = collection == "schedules"
             let group = router.group(RouterPath("/api/\(collection)"))
             group.get { request, _ in
-                if !isSchedule && request.uri.path.hasSuffix("/") {
-                    return try await ServerChaosdRoutes(agent: parts.agent).listAttacks()
+                if !isSchedule && request.uri.path.hasSuffix("/"), let agent = parts.agent {
+                    return try await ServerChaosdRoutes(agent: agent).listAttacks()
                 }
                 return try await list(request, schedules: isSchedule)
             }
@@ -89,7 +89,7 @@ struct APIRoutes: Sendable {
         router.get("/api/halt") { _, _ in JSONResponse.make(["halted": await controller.halted]) }
         router.post("/api/halt") { _, _ in
             let started = ContinuousClock.now
-            let recovered = await controller.halt()
+            let recovered = try await controller.halt()
             let elapsed = ContinuousClock.now - started
             struct Halted: Encodable { var halted: Bool; var recovered: Int; var elapsed_ms: Double }
             return JSONResponse.make(Halted(halted: true, recovered: recovered,
@@ -228,7 +228,7 @@ struct APIRoutes: Sendable {
 }
 
 extension ServerParts {
-    func controllerStore(_ controller: Controller) -> any ExperimentStore { controller.store }
+    func controllerStore(_ controller: any ExperimentService) -> any ExperimentStore { controller.store }
     var tokenRequired: Bool { requiresToken }
 }
 

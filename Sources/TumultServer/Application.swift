@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import TumultAgent
 import TumultAgentHTTP
 import TumultController
@@ -57,11 +58,21 @@ public struct FleetConfiguration: Sendable {
 
 /// The server's parts, for the command that runs it and for tests.
 public struct ServerParts: Sendable {
-    public let controller: Controller
-    /// This host's agent (in process).
-    public let agent: any HostWatching
-    /// Every host the controller drives, this one first.
-    public var fleet: AgentFleet { controller.fleet }
+    /// What the API shows and changes: this host's controller, or a
+    /// cluster's chaos objects.
+    public let experiments: any ExperimentService
+    /// This host's agent (in process); nil over a cluster, where the
+    /// nodes' daemons belong to the operator.
+    public let agent: (any HostWatching)?
+    /// Every host the controller drives, this one first (a cluster: its pods).
+    public var fleet: AgentFleet { experiments.fleet }
+    /// The single-host server's controller, whose loop tests drive.
+    public var controller: Controller {
+        guard let controller = experiments as? Controller else {
+            preconditionFailure("a server over a cluster has no controller of its own")
+        }
+        return controller
+    }
     /// Kinds the controller runs.
     public let supportedKinds: [ChaosKind]
     /// Whether API calls need the bearer token.
@@ -102,10 +113,50 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     }
     let fleet = AgentFleet(local: agent, connector: connections.connector)
     let controller = try Controller(fleet: fleet, store: store, configuration: controllerConfiguration)
-    let parts = ServerParts(controller: controller, agent: agent, supportedKinds: kinds.sorted { $0.rawValue < $1.rawValue },
+    let parts = ServerParts(experiments: controller, agent: agent, supportedKinds: kinds.sorted { $0.rawValue < $1.rawValue },
                             requiresToken: !(configuration.token ?? "").isEmpty)
-
     let listening = ListeningSignal()
+    // Shut down in reverse order: the leases and the daemons' clients
+    // last, after the controller has recovered what it injected on them.
+    let services: [any Service] = [
+        LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
+                     seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger),
+        ControllerService(controller: controller, listening: listening, logger: logger),
+        FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger),
+    ]
+    let application = makeApplication(configuration: configuration, parts: parts, metrics: metrics, listening: listening,
+                                      services: services, logger: logger, onServerRunning: onServerRunning)
+    return (application, parts)
+}
+
+/// The HTTP application over any `ExperimentService`, with no agent on
+/// this host: `tumult server --kubeconfig|--in-cluster`, where the
+/// operator runs the experiments and the nodes' daemons inject. chaosd's
+/// routes, the host's fault watch and the fleet's leases belong to the
+/// single-host server and are left out; `supportedKinds` are the kinds the
+/// dashboard offers.
+public func buildApplication(configuration: ServerConfiguration, experiments: any ExperimentService, supportedKinds: Set<ChaosKind>,
+                             logger: Logger = Logger(label: "tumult.server"),
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+throws -> (application: some ApplicationProtocol, parts: ServerParts) {
+    if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
+        throw ControllerError(.invalidDocument, "--listen \(configuration.host): a bearer token is required off loopback (--token or $TUMULT_TOKEN)")
+    }
+    let metrics = TumultMetrics(kinds: supportedKinds.map(\.rawValue).sorted())
+    let parts = ServerParts(experiments: experiments, agent: nil, supportedKinds: supportedKinds.sorted { $0.rawValue < $1.rawValue },
+                            requiresToken: !(configuration.token ?? "").isEmpty)
+    let listening = ListeningSignal()
+    let application = makeApplication(configuration: configuration, parts: parts, metrics: metrics, listening: listening,
+                                      services: [ControllerService(controller: experiments, listening: listening, logger: logger)],
+                                      logger: logger, onServerRunning: onServerRunning)
+    return (application, parts)
+}
+
+/// The router, its guards and routes, and the application running
+/// `services`; chaosd's routes only with a host agent.
+private func makeApplication(configuration: ServerConfiguration, parts: ServerParts, metrics: TumultMetrics,
+                             listening: ListeningSignal, services: [any Service], logger: Logger,
+                             onServerRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
     let port = ListeningPort()
     let routeMethods = RouteMethods()
     let router = Router(context: BasicRequestContext.self)
@@ -121,7 +172,7 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
     APIRoutes(parts: parts).register(on: router)
     DashboardRoutes(parts: parts).register(on: router)
-    ServerChaosdRoutes(agent: agent).register(on: router)
+    if let agent = parts.agent { ServerChaosdRoutes(agent: agent).register(on: router) }
     MachineRoutes(parts: parts).register(on: router)
     // Metrics: `GET /metrics`, behind the bearer token like the API.
     MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
@@ -130,22 +181,16 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
 
     // Timeouts and a connection limit: a flood cannot lock out `POST /api/halt`.
     let guarded = ConnectionGuard.serving(configuration, registry: metrics.registry, logger: logger)
-    let application = Application(
+    return Application(
         router: router,
         server: guarded.server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tumult",
                              backlog: guarded.backlog),
-        // Shut down in reverse order: the leases and the daemons' clients
-        // last, after the controller has recovered what it injected on them.
-        services: [LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
-                                seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger),
-                   ControllerService(controller: controller, listening: listening, logger: logger),
-                   FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger)],
+        services: services,
         onServerRunning: { channel in
             port.set(channel.localAddress?.port ?? configuration.port)
             listening.listening()
             await onServerRunning(channel.localAddress?.port ?? 0)
         },
         logger: logger)
-    return (application, parts)
 }

@@ -2,11 +2,12 @@ import Logging
 import ServiceLifecycle
 import TumultController
 
-/// Runs the controller's loop for as long as the server runs. On SIGTERM or
-/// SIGINT (graceful shutdown) it recovers every fault it injected before the
-/// process exits; experiments stay in the store and resume at the next start.
+/// Runs the controller's loop (or a cluster's caches) for as long as the
+/// server runs. On SIGTERM or SIGINT (graceful shutdown) it recovers every
+/// fault it injected before the process exits; experiments stay in the
+/// store and resume at the next start.
 struct ControllerService: Service {
-    let controller: Controller
+    let controller: any ExperimentService
     let listening: ListeningSignal
     let logger: Logger
 

@@ -12,7 +12,7 @@ import TumultController
 /// Experiments' faults are watched by the controller itself.
 struct FaultWatchService: Service {
     let agent: any HostWatching
-    let controller: Controller
+    let controller: any ExperimentService
     let listening: ListeningSignal
     let metrics: TumultMetrics
     let logger: Logger

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TumultAgentHTTP
 import TumultDaemon
+import TumultKubernetes
 import TumultServer
 
 /// `tumult server`: the controller as a service with its REST API.
@@ -16,6 +17,12 @@ struct ServerCommand: AsyncParsableCommand {
             after a crash it starts again from the \
             store, ending running experiments on time. Off loopback every API call needs the bearer token \
             (--token or $TUMULT_TOKEN).
+
+            With --kubeconfig FILE or --in-cluster it serves the same dashboard and API over a Kubernetes \
+            cluster's chaos objects instead: the operator (tumult operator) runs the experiments and writes \
+            their status; this server lists them, creates and patches them, pauses them with Chaos Mesh's \
+            annotation and deletes them. No store, no journal and no agent on this host; no emergency stop \
+            (pause or delete the objects).
             """
     )
 
@@ -70,8 +77,32 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This host's machine name (default: its host name); pods here get it as spec.nodeName.", valueName: "name"))
     var machine: String?
 
+    @OptionGroup var cluster: KubernetesOptions
+
+    @Flag(name: .customLong("in-cluster"), help: "Serve the chaos objects of the cluster this pod runs in (its service account).")
+    var inCluster = false
+
+    @Option(name: .customLong("watch-namespace"),
+            help: ArgumentHelp("With --kubeconfig or --in-cluster: show only this namespace's objects (default: every namespace).",
+                               valueName: "name"))
+    var watchNamespace: String?
+
+    /// Whether the server shows a cluster's objects rather than running experiments itself.
+    var servesCluster: Bool { inCluster || cluster.kubeconfig != nil }
+
     func validate() throws {
         _ = try address()
+        if inCluster && cluster.kubeconfig != nil { throw ValidationError("Give --kubeconfig or --in-cluster, not both.") }
+        if !servesCluster && (cluster.context != nil || watchNamespace != nil) {
+            throw ValidationError("--context and --watch-namespace go with --kubeconfig or --in-cluster.")
+        }
+        if servesCluster {
+            let hostOnly = [("--inventory", inventory), ("--fleet-ca", fleetCA), ("--fleet-cert", fleetCert), ("--fleet-key", fleetKey),
+                            ("--fleet-token", fleetToken), ("--machine", machine), ("--home", home)].filter { $0.1 != nil }.map(\.0)
+            if !hostOnly.isEmpty {
+                throw ValidationError("\(hostOnly.joined(separator: ", ")): a server over a cluster has no host agent, store or fleet of its own.")
+            }
+        }
         let fleetFiles = [fleetCA, fleetCert, fleetKey].compactMap { $0 }
         guard fleetFiles.isEmpty || fleetFiles.count == 3 else {
             throw ValidationError("--fleet-ca, --fleet-cert and --fleet-key go together.")
@@ -126,6 +157,10 @@ struct ServerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "tumult.server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        if servesCluster {
+            try await serveCluster(configuration, host: host, logger: logger)
+            return
+        }
         let agent = try LocalHostAgent.serving(home: configuration.home, inventoryPath: inventory,
                                                networkBackend: networkBackend, machine: machine)
         let (application, _) = try await buildApplication(configuration: configuration, agent: agent, logger: logger) { port in
@@ -133,5 +168,34 @@ struct ServerCommand: AsyncParsableCommand {
             fflush(nil)
         }
         try await application.runService()
+    }
+
+    /// `--kubeconfig` / `--in-cluster`: the dashboard and API over the
+    /// cluster's chaos objects, read from informer caches.
+    func serveCluster(_ configuration: ServerConfiguration, host: String, logger: Logger) async throws {
+        var kubernetes: KubernetesConfiguration
+        do {
+            kubernetes = inCluster ? try KubernetesConfiguration.inCluster() : try cluster.configuration()
+        } catch let error as KubernetesConfigurationError {
+            throw RunFailure(status: 2, error.message)
+        }
+        kubernetes.qps = cluster.qps
+        kubernetes.burst = cluster.burst
+        let client = KubernetesClient(configuration: kubernetes, logger: logger)
+        let experiments = ClusterExperiments(client: client, namespace: watchNamespace, defaultNamespace: kubernetes.namespace, logger: logger)
+        let apiServer = kubernetes.server.absoluteString
+        let (application, _) = try buildApplication(configuration: configuration, experiments: experiments,
+                                                    supportedKinds: ClusterExperiments.kinds, logger: logger) { port in
+            print("tumult server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port) "
+                  + "(the chaos objects of \(apiServer))")
+            fflush(nil)
+        }
+        do {
+            try await application.runService()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
     }
 }

@@ -58,13 +58,14 @@ extension DeployManifests {
     }
 
     /// The dashboard edits chaos objects for its users and shows their
-    /// events; it lists pods and namespaces for its selector pickers.
+    /// events; it watches pods (a cache for its selector pickers) and lists namespaces.
     static var dashboardRules: [Value] {
         [
             rule(groups: [CustomResourceDefinitions.group], resources: allChaosResources,
                  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]),
             rule(groups: ["", "events.k8s.io"], resources: ["events"], verbs: ["list", "watch"]),
-            rule(groups: [""], resources: ["pods", "namespaces"], verbs: ["list"]),
+            rule(groups: [""], resources: ["pods"], verbs: ["list", "watch"]),
+            rule(groups: [""], resources: ["namespaces"], verbs: ["list"]),
         ]
     }
 

@@ -4,13 +4,15 @@ import TumultModel
 
 /// The cluster's pods as selectors read them: the operator's informer
 /// caches of pods and nodes, with no request to the API server per selection.
+/// The dashboard's server reads it too, without nodes: it lists pods, it
+/// does not select them by node labels.
 struct ClusterInventory: PodInventory {
     let pods: [Informer<PodObject>]
-    let nodes: Informer<NodeObject>
+    let nodes: Informer<NodeObject>?
 
     func pods() async throws -> [Pod] {
         var labelsByNode: [String: [String: String]] = [:]
-        for node in nodes.list() {
+        for node in nodes?.list() ?? [] {
             let name = node.metadata.name
             labelsByNode[name] = node.metadata.labels
         }

@@ -12,7 +12,7 @@ import TumultModel
 /// add what a browser needs on top of it.
 struct DashboardRoutes: Sendable {
     let parts: ServerParts
-    var controller: Controller { parts.controller }
+    var controller: any ExperimentService { parts.experiments }
 
     /// Server-sent events of the controller's changes.
     static let streamPath = "/api/stream"

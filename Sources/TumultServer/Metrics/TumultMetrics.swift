@@ -157,7 +157,7 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
     }
 
     func refresh(_ parts: ServerParts) async {
-        let controller = parts.controller
+        let controller = parts.experiments
         let moment = await controller.currentDate()
         let experiments = await controller.allExperiments()
         let schedules = await controller.allSchedules()

@@ -98,20 +98,6 @@ struct APIClient: Sendable {
         try Self.decode(HaltAnswer.self, from: try await call(.delete, "/api/halt"), what: "the unhalt")
     }
 
-    /// Finds the experiment or schedule a `KIND/NAME` names, by listing.
-    func find(_ reference: ObjectReference, namespace: String) async throws -> Received<ExperimentItem> {
-        let kind: String? = if case .experiment(let chaosKind) = reference.kind { chaosKind.rawValue } else { nil }
-        let matches = try await list(reference.collection, namespace: namespace, name: reference.name, kind: kind)
-            .filter { received in
-                received.item.name == reference.name && received.item.namespace == namespace
-                    && (kind.map { received.item.kind.caseInsensitiveCompare($0) == .orderedSame } ?? true)
-            }
-        guard let match = matches.first else {
-            throw ClientError.notFound("\(reference.kindName) \"\(reference.name)\" not found in namespace \"\(namespace)\"")
-        }
-        return match
-    }
-
     // MARK: Transport
 
     /// One request. A 2xx answer is returned as a tree (`null`

@@ -19,6 +19,7 @@ struct Apply: AsyncParsableCommand {
 
     @OptionGroup var input: InputOptions
     @OptionGroup var server: ServerOptions
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(name: .customLong("validate"),
             help: ArgumentHelp("Unknown fields: strict (errors, the document is not applied; the default), warn "
@@ -31,12 +32,23 @@ struct Apply: AsyncParsableCommand {
     var fieldValidation: FieldValidation { validation ?? .strict }
 
     func validate() throws {
+        try cluster.check(against: server)
         if input.strict, let validation, validation != .strict {
             throw ValidationError("--strict makes unknown fields errors; it cannot go with --validate=\(validation.rawValue).")
         }
     }
 
     func run() async throws {
+        if let cluster = try await cluster.connect(watching: false) {
+            do {
+                try await apply(cluster: cluster)
+                await cluster.close()
+            } catch {
+                await cluster.close()
+                throw error
+            }
+            return
+        }
         let client = try server.client()
         let loader = DocumentLoader(strict: input.strict)
         let fieldValidation = self.fieldValidation
@@ -85,6 +97,56 @@ struct Apply: AsyncParsableCommand {
                 } catch let error as ClientError where !error.isUnreachable {
                     Printing.problems(error, prefix: prefix).forEach { printError($0) }
                     failed = true
+                }
+            }
+        }
+        if unreadable { throw ExitCode(2) }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// `--kubeconfig`: every document checked here (the cluster's webhook,
+    /// when there is one, checks again), then created in the cluster or
+    /// patched to what it says, as `kubectl apply` does.
+    func apply(cluster: ClusterClient) async throws {
+        let loader = DocumentLoader(strict: input.strict)
+        var failed = false
+        var unreadable = false
+        for item in input.readInputs() {
+            let text: String
+            switch item.text {
+            case .success(let read): text = read
+            case .failure(let failure):
+                printError("\(item.name): \(failure)")
+                unreadable = true
+                continue
+            }
+            let values: [Value]
+            do {
+                values = try DocumentText.parse(text).flatMap(DocumentLoader.expandLists)
+            } catch {
+                printError("\(item.name): \(error)")
+                failed = true
+                continue
+            }
+            for (position, value) in values.enumerated() {
+                let report = loader.check(value, index: position + 1, fieldValidation: fieldValidation)
+                let prefix = "\(item.name): \(report.label)"
+                for diagnostic in report.diagnostics.items where diagnostic.severity == .warning {
+                    printError("\(prefix): warning: \(diagnostic.path): \(diagnostic.message)")
+                }
+                switch report.outcome {
+                case .skipped(let reason):
+                    printError("\(prefix): skipped: \(reason)")
+                case .invalid:
+                    report.diagnostics.errors.forEach { printError("\(prefix): \($0.path): \($0.message)") }
+                    failed = true
+                case .valid(let document):
+                    do {
+                        print(try await cluster.apply(document))
+                    } catch let error as ClientError {
+                        Printing.problems(error, prefix: prefix).forEach { printError($0) }
+                        failed = true
+                    }
                 }
             }
         }

@@ -27,8 +27,10 @@ struct Delete: AsyncParsableCommand {
     var ignoreNotFound = false
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var cluster: ClusterOptions
 
     func validate() throws {
+        try cluster.check(against: server)
         if targets.isEmpty == paths.isEmpty {
             throw ValidationError("Give either KIND/NAME arguments or -f PATH.")
         }
@@ -36,7 +38,12 @@ struct Delete: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try server.client()
+        try await cluster.withSource(server: server) { client in try await delete(client: client) }
+    }
+
+    /// Deletes through `tumult server`, or in the cluster: the operator
+    /// recovers, then removes its finalizer, and the object is gone.
+    func delete(client: some ObjectSource) async throws {
         var failed = false
         var unreadable = false
         var wanted: [(reference: ObjectReference, namespace: String, source: String?)] = []

@@ -52,8 +52,13 @@ struct Get: AsyncParsableCommand {
     var watchTimeout: String?
 
     @OptionGroup var server: ServerOptions
+    @OptionGroup var cluster: ClusterOptions
 
     func validate() throws {
+        try cluster.check(against: server)
+        if cluster.kubeconfig != nil && (resource == .archives || resource == .machines) {
+            throw ValidationError("--kubeconfig: \(resource.rawValue) are `tumult server`'s; a cluster has neither (`kubectl get nodes` lists its machines).")
+        }
         if namespace != nil && allNamespaces { throw ValidationError("Give -n NAMESPACE or -A, not both.") }
         if let watchTimeout {
             guard watch else { throw ValidationError("--watch-timeout only applies with -w.") }
@@ -75,7 +80,10 @@ struct Get: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try server.client()
+        try await cluster.withSource(server: server) { client in try await show(client: client) }
+    }
+
+    func show(client: some ObjectSource) async throws {
         if watch {
             try await watchListing(client: client)
             return
@@ -97,7 +105,7 @@ struct Get: AsyncParsableCommand {
     }
 
     /// Prints the list, then every entry that changes, once a second.
-    func watchListing(client: APIClient) async throws {
+    func watchListing(client: some ObjectSource) async throws {
         let deadline = watchTimeout.flatMap { try? GoDuration(parsing: $0) }.map { Date().addingTimeInterval($0.seconds) }
         var state = WatchState()
         var widths: [Int] = []
@@ -140,14 +148,14 @@ struct Get: AsyncParsableCommand {
 
     /// One poll of the server, as a listing. With a NAME and `-o json|yaml`,
     /// experiments, schedules and archives carry their full detail.
-    func fetch(client: APIClient, now: Date) async throws -> Listing {
+    func fetch(client: some ObjectSource, now: Date) async throws -> Listing {
         let namespace = namespaceFilter
         let wantsDetail = name != nil && (output == .json || output == .yaml)
         var listing: Listing
         switch resource {
         case .experiments, .schedules:
             let collection: ObjectCollection = resource == .experiments ? .experiments : .schedules
-            var items = try await client.list(collection, namespace: namespace, name: name)
+            var items = try await client.list(collection, namespace: namespace, name: name, kind: nil)
             items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
             if wantsDetail { items = try await withDetail(items, collection: collection, client: client) }
             listing = resource == .experiments
@@ -159,7 +167,7 @@ struct Get: AsyncParsableCommand {
             if wantsDetail { items = try await withDetail(items, collection: .archives, client: client) }
             listing = Printing.archives(items, columns: columns, now: now)
         case .events:
-            let items = try await client.events(namespace: namespace, name: name)
+            let items = try await client.events(namespace: namespace, name: name, objectID: nil, limit: nil)
                 .filter { named($0.item.name ?? "") && inNamespace($0.item.namespace ?? "") }
             listing = Printing.events(items, columns: columns, now: now)
         case .pods:
@@ -179,7 +187,7 @@ struct Get: AsyncParsableCommand {
     /// The items with the JSON of their detail (`GET /api/.../:uid`), which
     /// is what `-o json|yaml` prints for a named object.
     func withDetail<Item>(_ items: [Received<Item>], collection: ObjectCollection,
-                          client: APIClient) async throws -> [Received<Item>] where Item: Identified {
+                          client: some ObjectSource) async throws -> [Received<Item>] where Item: Identified {
         var detailed: [Received<Item>] = []
         for received in items {
             detailed.append(Received(item: received.item, json: try await client.detail(collection, uid: received.item.uid).json))

@@ -56,7 +56,7 @@ struct ObjectArguments: ParsableArguments {
 
     /// Finds each object's uid and acts on it. An object that is not there
     /// is reported and the rest still acted on; the command then fails.
-    func forEach(client: APIClient, _ act: (ObjectReference, String) async throws -> Void) async throws {
+    func forEach(client: some ObjectSource, _ act: (ObjectReference, String) async throws -> Void) async throws {
         var failed = false
         for reference in references {
             do {
