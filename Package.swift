@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "TumultModel", "TumultAgent",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Kubernetes mode: a small typed client (kubeconfig, watches, informers,
@@ -169,7 +170,8 @@ let package = Package(
         // `swift run -c release tumult-bench` prints the benchmark tables.
         .executableTarget(
             name: "tumult-bench",
-            dependencies: ["TumultModel", "TumultSystem", "TumultAgent", "TumultController"],
+            dependencies: ["TumultModel", "TumultSystem", "TumultAgent", "TumultController", "TumultAgentHTTP",
+                           "TumultKubernetes", "KubernetesSimulation", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/TumultBenchmarks"
         ),
         // Userspace netem over NFQUEUE (C, Linux only): kernels without sch_netem.

@@ -21,16 +21,8 @@ enum ClusterRecords {
     static func convert(_ object: UnstructuredObject) -> Converted {
         let metadata = object.metadata
         guard let uid = metadata.uid, !uid.isEmpty else { return .unreadable("no metadata.uid") }
-        var value = object.value
-        if case .object(var fields) = value {
-            fields["status"] = nil
-            value = .object(fields)
-        }
-        let report = DocumentLoader().check(value)
-        guard var document = report.document else {
-            let problems = report.diagnostics.errors.map(\.description).joined(separator: "; ")
-            return .unreadable(problems.isEmpty ? "not a chaos document" : problems)
-        }
+        let report = ChaosObjects.check(object.value)
+        guard var document = report.document else { return .unreadable(ChaosObjects.problems(of: report)) }
         document.metadata.uid = uid
         let createdAt = metadata.creationTimestamp.flatMap(MicroTime.parse) ?? Date(timeIntervalSince1970: 0)
         let deletedAt = metadata.deletionTimestamp.flatMap(MicroTime.parse)

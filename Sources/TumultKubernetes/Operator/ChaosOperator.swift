@@ -137,7 +137,8 @@ public final class ChaosOperator: Service, Sendable {
             group.addTask { await reconciler.forward(relay.stream) }
             group.addTask { await reconciler.sweep(every: self.configuration.statusSweep) }
             if let seconds = configuration.daemonLeaseSeconds {
-                group.addTask { await Self.renewLeases(fleet: fleet, controller: self.configuration.controllerID, seconds: seconds, logger: self.logger) }
+                let leases = FleetLeases(fleet: fleet, controller: configuration.controllerID, seconds: seconds, logger: logger)
+                group.addTask { await leases.run() }
             }
             defer { relay.finish() }
             do {
@@ -151,28 +152,6 @@ public final class ChaosOperator: Service, Sendable {
             }
             await controller.shutdown(recover: false)
             await directory.shutdown()
-        }
-    }
-
-    /// The operator's side of each node's dead-man's switch: renewed every
-    /// third of its period, so a node whose operator is gone for longer
-    /// (no leader at all) recovers what it injected.
-    static func renewLeases(fleet: AgentFleet, controller: String, seconds: Double, logger: Logger) async {
-        while !Task.isCancelled {
-            await withTaskGroup(of: Void.self) { group in
-                for member in fleet.all() {
-                    group.addTask {
-                        do {
-                            _ = try await member.agent.renewLease(Lease(controller: controller, seconds: seconds))
-                            fleet.noteContact(member.machine.name, error: nil)
-                        } catch {
-                            fleet.noteContact(member.machine.name, error: String(describing: error))
-                            logger.warning("lease not renewed", metadata: ["node": "\(member.machine.name)", "error": "\(error)"])
-                        }
-                    }
-                }
-            }
-            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000 / 3)))
         }
     }
 }

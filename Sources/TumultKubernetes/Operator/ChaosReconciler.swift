@@ -46,18 +46,11 @@ final class ChaosReconciler: Sendable {
             return
         }
         guard let objectUID = metadata.uid, !objectUID.isEmpty else { return }
-        let containerRecords = object.status?.objectValue?["experiment"]?.objectValue?["containerRecords"].flatMap { value -> [Value]? in if case .array(let items) = value { return items }; return nil } ?? []
-        var value = object.value
-        // What the API server added is not the document's: the loader
-        // would warn about it, and status is ours to write.
-        if case .object(var fields) = value {
-            fields["status"] = nil
-            value = .object(fields)
-        }
-        let report = DocumentLoader().check(value)
+        var containerRecords: [Value] = []
+        if case .array(let items)? = object.status?.objectValue?["experiment"]?.objectValue?["containerRecords"] { containerRecords = items }
+        let report = ChaosObjects.check(object.value)
         guard var document = report.document else {
-            let problems = report.diagnostics.errors.map(\.description).joined(separator: "; ")
-            await warn(object, key: key, reason: "Invalid", note: problems.isEmpty ? "not a chaos document" : problems)
+            await warn(object, key: key, reason: "Invalid", note: ChaosObjects.problems(of: report))
             return
         }
         // The API server's uid: a new leader owns, by it, what the last one

@@ -26,12 +26,9 @@ public enum AdmissionWebhook {
         let operation = request?["operation"]?.stringValue ?? ""
         if operation == "DELETE" || operation == "CONNECT" {
             response["allowed"] = .bool(true)
-        } else if case .object(var object)? = request?["object"] {
-            // Status is the operator's, not the document's.
-            object["status"] = nil
-            let report = DocumentLoader().check(.object(object))
-            let errors = report.diagnostics.errors.map(\.description)
-            if let document = report.document, errors.isEmpty {
+        } else if let object = request?["object"], object.objectValue != nil {
+            let report = ChaosObjects.check(object)
+            if let document = report.document, report.diagnostics.errors.isEmpty {
                 response["allowed"] = .bool(true)
                 var warnings = report.diagnostics.warnings.map(\.description)
                 if !runnable.contains(document.kind) && document.kind != .schedule {
@@ -40,9 +37,8 @@ public enum AdmissionWebhook {
                 if !warnings.isEmpty { response["warnings"] = .array(warnings.map(Value.string)) }
             } else {
                 response["allowed"] = .bool(false)
-                let message = errors.isEmpty ? "not a chaos document" : errors.joined(separator: "; ")
                 response["status"] = .object(.init([
-                    ("code", .integer(400)), ("reason", .string("Invalid")), ("message", .string(message)),
+                    ("code", .integer(400)), ("reason", .string("Invalid")), ("message", .string(ChaosObjects.problems(of: report))),
                 ]))
             }
         } else {
