@@ -31,6 +31,40 @@ struct KubernetesOptions: ParsableArguments {
     }
 }
 
+/// How a controller reaches the fleet's daemons: the fleet CA, its client
+/// certificate and the daemons' token (`tumult server` and `tumult operator`).
+struct FleetClientOptions: ParsableArguments {
+    @Option(name: .customLong("fleet-ca"), help: ArgumentHelp("The fleet CA (PEM) daemons' certificates are checked against (tumult certs init).", valueName: "file"))
+    var fleetCA: String?
+
+    @Option(name: .customLong("fleet-cert"), help: ArgumentHelp("This controller's client certificate (PEM) for the daemons (tumult certs issue client NAME).", valueName: "file"))
+    var fleetCert: String?
+
+    @Option(name: .customLong("fleet-key"), help: ArgumentHelp("The private key (PEM) of --fleet-cert.", valueName: "file"))
+    var fleetKey: String?
+
+    @Option(name: .customLong("fleet-token"), help: ArgumentHelp("The daemons' bearer token (default $TUMULT_FLEET_TOKEN).", valueName: "token"))
+    var fleetToken: String?
+
+    /// The three files go together; `required`: they must be given.
+    func validate(required: Bool) throws {
+        let files = [fleetCA, fleetCert, fleetKey].compactMap { $0 }
+        if required && files.count != 3 {
+            throw ValidationError("the daemons are reached over mutual TLS: give --fleet-ca, --fleet-cert and --fleet-key (or --insecure-fleet for loopback tests).")
+        }
+        guard files.isEmpty || files.count == 3 else { throw ValidationError("--fleet-ca, --fleet-cert and --fleet-key go together.") }
+    }
+
+    var tls: AgentTLS? {
+        guard let fleetCA, let fleetCert, let fleetKey else { return nil }
+        return AgentTLS(ca: fleetCA, certificate: fleetCert, privateKey: fleetKey)
+    }
+
+    var token: String? {
+        fleetToken ?? ProcessInfo.processInfo.environment["TUMULT_FLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
 /// `tumult operator`: Tumult in a Kubernetes cluster.
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,17 +93,7 @@ struct OperatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("lease-duration"), help: ArgumentHelp("Seconds a leader holds the Lease without renewing it; a replica takes over after.", valueName: "seconds"))
     var leaseDuration: Int = 15
 
-    @Option(name: .customLong("fleet-ca"), help: ArgumentHelp("The fleet CA (PEM) the daemons' certificates are checked against.", valueName: "file"))
-    var fleetCA: String?
-
-    @Option(name: .customLong("fleet-cert"), help: ArgumentHelp("The operator's client certificate (PEM) for the daemons.", valueName: "file"))
-    var fleetCert: String?
-
-    @Option(name: .customLong("fleet-key"), help: ArgumentHelp("The private key (PEM) of --fleet-cert.", valueName: "file"))
-    var fleetKey: String?
-
-    @Option(name: .customLong("fleet-token"), help: ArgumentHelp("The daemons' bearer token (default $TUMULT_FLEET_TOKEN).", valueName: "token"))
-    var fleetToken: String?
+    @OptionGroup var fleet: FleetClientOptions
 
     @Flag(name: .customLong("insecure-fleet"), help: "Reach daemons over plain HTTP (daemons on loopback, tests only).")
     var insecureFleet = false
@@ -87,11 +111,10 @@ struct OperatorCommand: AsyncParsableCommand {
     var webhookKey: String?
 
     func validate() throws {
-        let fleetFiles = [fleetCA, fleetCert, fleetKey].compactMap { $0 }
         if insecureFleet {
-            guard fleetFiles.isEmpty else { throw ValidationError("--insecure-fleet: give no --fleet-ca, --fleet-cert or --fleet-key.") }
-        } else if fleetFiles.count != 3 {
-            throw ValidationError("the daemons are reached over mutual TLS: give --fleet-ca, --fleet-cert and --fleet-key (or --insecure-fleet for loopback tests).")
+            guard fleet.tls == nil else { throw ValidationError("--insecure-fleet: give no --fleet-ca, --fleet-cert or --fleet-key.") }
+        } else {
+            try fleet.validate(required: true)
         }
         if (webhookCert == nil) != (webhookKey == nil) { throw ValidationError("--webhook-cert and --webhook-key go together.") }
         _ = try Self.hostPort(webhookListen, option: "--webhook-listen")
@@ -125,10 +148,11 @@ struct OperatorCommand: AsyncParsableCommand {
         settings.leaseDuration = .seconds(leaseDuration)
         settings.renewDeadline = .milliseconds(leaseDuration * 2000 / 3)
         settings.retryPeriod = .milliseconds(max(500, leaseDuration * 1000 / 7))
-        if let fleetCA, let fleetCert, let fleetKey {
-            settings.fleetTLS = try AgentTLS(ca: fleetCA, certificate: fleetCert, privateKey: fleetKey).clientConfiguration(verifyHostname: false)
-        }
-        settings.fleetToken = fleetToken ?? environment["TUMULT_FLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        // The daemons' certificates are checked against the fleet's CA, not
+        // their names: a DaemonSet pod's address is not known when its
+        // certificate is issued.
+        settings.fleetTLS = try fleet.tls?.clientConfiguration(verifyHostname: false)
+        settings.fleetToken = fleet.token
         settings.daemonLeaseSeconds = daemonLease
         var services: [any Service] = [ChaosOperator(client: client, configuration: settings, logger: logger)]
         if let webhookCert, let webhookKey {

@@ -59,17 +59,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds a kept-alive connection may wait for its next request.", valueName: "seconds"))
     var idleTimeout: Double = 30
 
-    @Option(name: .customLong("fleet-ca"), help: ArgumentHelp("The fleet CA (PEM) daemons' certificates are checked against (tumult certs init).", valueName: "file"))
-    var fleetCA: String?
-
-    @Option(name: .customLong("fleet-cert"), help: ArgumentHelp("This controller's client certificate (PEM) for the daemons (tumult certs issue client NAME).", valueName: "file"))
-    var fleetCert: String?
-
-    @Option(name: .customLong("fleet-key"), help: ArgumentHelp("The private key (PEM) of --fleet-cert.", valueName: "file"))
-    var fleetKey: String?
-
-    @Option(name: .customLong("fleet-token"), help: ArgumentHelp("The daemons' bearer token (default $TUMULT_FLEET_TOKEN).", valueName: "token"))
-    var fleetToken: String?
+    @OptionGroup var fleet: FleetClientOptions
 
     @Option(help: ArgumentHelp("The dead-man's switch: a daemon that hears nothing from this server for this long recovers what it injected there.", valueName: "seconds"))
     var lease: Double = 30
@@ -97,16 +87,13 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError("--context and --watch-namespace go with --kubeconfig or --in-cluster.")
         }
         if servesCluster {
-            let hostOnly = [("--inventory", inventory), ("--fleet-ca", fleetCA), ("--fleet-cert", fleetCert), ("--fleet-key", fleetKey),
-                            ("--fleet-token", fleetToken), ("--machine", machine), ("--home", home)].filter { $0.1 != nil }.map(\.0)
+            let hostOnly = [("--inventory", inventory), ("--fleet-ca", fleet.fleetCA), ("--fleet-cert", fleet.fleetCert),
+                            ("--fleet-key", fleet.fleetKey), ("--fleet-token", fleet.fleetToken), ("--machine", machine), ("--home", home)].filter { $0.1 != nil }.map(\.0)
             if !hostOnly.isEmpty {
                 throw ValidationError("\(hostOnly.joined(separator: ", ")): a server over a cluster has no host agent, store or fleet of its own.")
             }
         }
-        let fleetFiles = [fleetCA, fleetCert, fleetKey].compactMap { $0 }
-        guard fleetFiles.isEmpty || fleetFiles.count == 3 else {
-            throw ValidationError("--fleet-ca, --fleet-cert and --fleet-key go together.")
-        }
+        try fleet.validate(required: false)
         guard lease >= 3, lease <= 86_400 else { throw ValidationError("--lease: \(lease) is out of range: from 3 to 86400 seconds.") }
         guard maxConnections > 0, headerTimeout > 0, idleTimeout > 0 else {
             throw ValidationError("--max-connections, --header-timeout and --idle-timeout must be positive.")
@@ -147,10 +134,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.connectionLimit = maxConnections
         (configuration.headerTimeout, configuration.idleTimeout) = (.seconds(headerTimeout), .seconds(idleTimeout))
         configuration.allowedOrigins = allowedOrigins
-        if let fleetCA, let fleetCert, let fleetKey {
-            configuration.fleet.tls = AgentTLS(ca: fleetCA, certificate: fleetCert, privateKey: fleetKey)
-        }
-        configuration.fleet.token = fleetToken ?? ProcessInfo.processInfo.environment["TUMULT_FLEET_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.fleet.tls = fleet.tls
+        configuration.fleet.token = fleet.token
         configuration.fleet.leaseSeconds = lease
         if !configuration.listensOnLoopback && (configuration.token ?? "").isEmpty {
             throw ValidationError("--listen \(listen): listening beyond loopback needs a bearer token (--token or $TUMULT_TOKEN).")
