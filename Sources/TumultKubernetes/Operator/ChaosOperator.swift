@@ -116,9 +116,17 @@ public final class ChaosOperator: Service, Sendable {
                                    "targets": "\(records.count)"])
 
             group.addTask {
+                // The daemons' informer may be the cluster's pod cache:
+                // only a daemon pod's change (or a relist) is looked at,
+                // not each of thousands of pods.
                 for await event in daemonEvents {
                     switch event {
-                    case .added, .updated, .deleted, .synced: directory.sync(daemonInformer.list())
+                    case .added(let pod), .deleted(let pod):
+                        if directory.isDaemon(pod) { directory.sync(daemonInformer.list()) }
+                    case .updated(let old, let new):
+                        if directory.isDaemon(old) || directory.isDaemon(new) { directory.sync(daemonInformer.list()) }
+                    case .synced:
+                        directory.sync(daemonInformer.list())
                     }
                 }
             }
