@@ -326,6 +326,7 @@ struct KubernetesOperatorTests {
             #expect(web1 - baseline["web-1"]! > 90 && web1 - baseline["web-1"]! < 150, "\(moment): web-1 \(web1) ms")
             #expect(web2 - baseline["web-2"]! > 90 && web2 - baseline["web-2"]! < 150, "\(moment): web-2 \(web2) ms")
             #expect(other < 10, "\(moment): other \(other) ms")
+            print("KubernetesOperator: \(moment): RTT web-1 \(web1) ms, web-2 \(web2) ms, other \(other) ms (baseline \(baseline))")
             if moment != "late" { try await Task.sleep(for: .seconds(2)) }
         }
 
@@ -362,6 +363,7 @@ struct KubernetesOperatorTests {
             (cluster.simulation.object(resource: "leases", namespace: "tumult", name: "tumult-operator")?["spec"] as? [String: Any])?["holderIdentity"] as? String == "op-2"
         }
         let handover = Date().timeIntervalSince(killedAt)
+        print("KubernetesOperator: leader handover after SIGKILL in \(String(format: "%.2f", handover)) s (lease 3 s)")
         #expect(handover < 3 + 2 + 1, "handed over in \(handover) s with a 3 s lease")
         try await cluster.waitUntil(30, "op-2 synced") { cluster.operators["op-2"]!.text.contains("caches synced") }
         #expect(try cluster.containers["web-1"]!.rtt() > 90, "the fault stays through the change of leader")
