@@ -142,6 +142,7 @@ public final class ChaosOperator: Service, Sendable {
                 }
             }
             group.addTask { await reconciler.followController(controllerUpdates) }
+            group.addTask { await reconciler.addFinalizers() }
             group.addTask { await reconciler.forward(relay.stream) }
             group.addTask { await reconciler.sweep(every: self.configuration.statusSweep) }
             if let seconds = configuration.daemonLeaseSeconds {

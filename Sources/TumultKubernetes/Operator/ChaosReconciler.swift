@@ -15,6 +15,13 @@ final class ChaosReconciler: Sendable {
     let index: ObjectIndex
     let logger: Logger
     let events: EventRecorder
+    /// Objects whose finalizer patch is queued or under way (one each).
+    private let finalizing = Mutex<Set<ObjectIndex.Key>>([])
+    /// Objects waiting for the finalizer, added a few at a time by `addFinalizers()`.
+    private let pendingFinalizers: AsyncStream<(UnstructuredObject, ResourceType)>
+    private let finalizerQueue: AsyncStream<(UnstructuredObject, ResourceType)>.Continuation
+    /// How long status changes gather before they are written.
+    static let coalescing: Duration = .milliseconds(300)
     /// The status last written per controller uid, so that an unchanged one is not written again.
     private let written = Mutex<[String: Value]>([:])
     /// Experiments whose status is to be written, and whether a writer runs.
@@ -30,6 +37,28 @@ final class ChaosReconciler: Sendable {
         self.events = events
         self.logger = logger
         index = ObjectIndex()
+        (pendingFinalizers, finalizerQueue) = AsyncStream.makeStream()
+    }
+
+    /// Adds the finalizer to the objects queued by `reconcile`, eight at a
+    /// time: a cold start's thousand patches must not all wait at the rate
+    /// limit at once, ahead of status writes and a leader's lease.
+    func addFinalizers() async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await (object, resource) in pendingFinalizers {
+                if running >= 8 {
+                    await group.next()
+                    running -= 1
+                }
+                group.addTask {
+                    await self.addFinalizer(object, resource: resource)
+                    let key = ObjectIndex.Key(resource: resource, namespace: object.metadata.namespace ?? "", name: object.metadata.name)
+                    _ = self.finalizing.withLock { $0.remove(key) }
+                }
+                running += 1
+            }
+        }
     }
 
     // MARK: Objects → controller
@@ -38,7 +67,10 @@ final class ChaosReconciler: Sendable {
     /// With `adopting` (the first pass of a new leader), an experiment's
     /// targets are taken from the status the last leader wrote, so that
     /// its faults stay in place through the change of leader.
-    func reconcile(_ object: UnstructuredObject, resource: ResourceType, adopting pods: [Pod]? = nil) async {
+    func reconcile(_ given: UnstructuredObject, resource: ResourceType, adopting pods: [Pod]? = nil) async {
+        // The latest version the cache holds: an event still queued may be
+        // older than what a write of ours already changed (the finalizer).
+        let object = latest(given, resource: resource)
         let key = ObjectIndex.Key(resource: resource, namespace: object.metadata.namespace ?? "", name: object.metadata.name)
         let metadata = object.metadata
         if metadata.deletionTimestamp != nil {
@@ -57,8 +89,10 @@ final class ChaosReconciler: Sendable {
         // injected. (A changed spec is a new run, under a uid of its own
         // while the old run still recovers: the controller decides.)
         document.metadata.uid = objectUID
-        if !metadata.finalizers.contains(OperatorConfiguration.finalizer) {
-            await addFinalizer(object, resource: resource)
+        if !metadata.finalizers.contains(OperatorConfiguration.finalizer), finalizing.withLock({ $0.insert(key).inserted }) {
+            // Not waited for: the experiment runs while the patch waits its
+            // turn at the client's rate limit (a cold start has one per object).
+            finalizerQueue.yield((object, resource))
         }
         do {
             let (uid, result) = try await controller.apply(document)
@@ -108,6 +142,18 @@ final class ChaosReconciler: Sendable {
         }
     }
 
+    /// The cached version of `object` when the cache holds a newer one.
+    private func latest(_ object: UnstructuredObject, resource: ResourceType) -> UnstructuredObject {
+        for informer in caches[resource] ?? [] {
+            if let cached = informer.get(namespace: object.metadata.namespace, name: object.metadata.name),
+               cached.metadata.uid == object.metadata.uid,
+               (Int(cached.metadata.resourceVersion ?? "") ?? 0) > (Int(object.metadata.resourceVersion ?? "") ?? 0) {
+                return cached
+            }
+        }
+        return object
+    }
+
     // MARK: Finalizer
 
     private func addFinalizer(_ object: UnstructuredObject, resource: ResourceType) async {
@@ -130,12 +176,17 @@ final class ChaosReconciler: Sendable {
     /// Removes Chaos Mesh's finalizer from the object's latest version,
     /// trying again on a conflict with a fresh read.
     func removeFinalizer(_ key: ObjectIndex.Key) async {
-        for _ in 0..<5 {
+        for attempt in 0..<5 {
             let current: UnstructuredObject
-            do {
-                current = try await client.get(key.resource, namespace: key.namespace, name: key.name)
-            } catch {
-                return  // gone already
+            // The cache first; after a conflict, a fresh read.
+            if attempt == 0, let cached = caches[key.resource]?.lazy.compactMap({ $0.get(namespace: key.namespace, name: key.name) }).first {
+                current = cached
+            } else {
+                do {
+                    current = try await client.get(key.resource, namespace: key.namespace, name: key.name)
+                } catch {
+                    return  // gone already
+                }
             }
             var finalizers = current.metadata.finalizers
             guard finalizers.contains(OperatorConfiguration.finalizer) else { return }
@@ -184,6 +235,16 @@ final class ChaosReconciler: Sendable {
             for record in await controller.allExperiments() where index.entry(forUID: record.uid) != nil {
                 markDirty(record.uid)
             }
+            // A deleted object still holding the finalizer whose experiment is
+            // over: its "archived" update was dropped from a full stream.
+            for (resource, informers) in caches {
+                for informer in informers {
+                    for object in informer.list() where object.metadata.deletionTimestamp != nil
+                        && object.metadata.finalizers.contains(OperatorConfiguration.finalizer) {
+                        await reconcile(object, resource: resource)
+                    }
+                }
+            }
         }
     }
 
@@ -200,6 +261,9 @@ final class ChaosReconciler: Sendable {
     /// Writes the status of every dirty experiment, some at once, until none is left.
     private func writeStatuses() async {
         while true {
+            // Targets of one experiment are injected side by side: a moment's
+            // wait lets their changes go out as one status write.
+            try? await Task.sleep(for: Self.coalescing)
             let batch: Set<String> = dirty.withLock { state in
                 defer { state.uids = [] }
                 if state.uids.isEmpty { state.writing = false }
