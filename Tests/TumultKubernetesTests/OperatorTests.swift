@@ -320,6 +320,22 @@ struct AdmissionWebhookTests {
         #expect(deleting.objectValue?["response"]?.objectValue?["allowed"] == .bool(true))
     }
 
+    /// Finalizer writes are guarded by a test of the list they change, not
+    /// by the resourceVersion, which the status writes keep moving.
+    @Test func finalizerPatchesTestTheListTheyChange() {
+        #expect(ChaosReconciler.addingFinalizer(to: []) == [JSONPatchOperation(op: .add, path: "/metadata/finalizers",
+                                                                               value: .array([.string("chaos-mesh/records")]))])
+        #expect(ChaosReconciler.addingFinalizer(to: ["other"]) == [
+            JSONPatchOperation(op: .test, path: "/metadata/finalizers", value: .array([.string("other")])),
+            JSONPatchOperation(op: .add, path: "/metadata/finalizers/-", value: .string("chaos-mesh/records")),
+        ])
+        #expect(ChaosReconciler.removingFinalizer(from: ["other", "chaos-mesh/records"]) == [
+            JSONPatchOperation(op: .test, path: "/metadata/finalizers", value: .array([.string("other"), .string("chaos-mesh/records")])),
+            JSONPatchOperation(op: .remove, path: "/metadata/finalizers/1"),
+        ])
+        #expect(ChaosReconciler.removingFinalizer(from: ["other"]) == nil)
+    }
+
     /// A pod of the API server as the selectors see it: its node, its
     /// addresses, every container's runtime id, the spec's first container first.
     @Test func aPodObjectBecomesASelectionTarget() throws {

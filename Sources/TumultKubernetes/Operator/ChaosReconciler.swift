@@ -156,53 +156,63 @@ final class ChaosReconciler: Sendable {
 
     // MARK: Finalizer
 
+    /// The JSON patch that adds Chaos Mesh's finalizer to `finalizers` as
+    /// they are now: guarded by a `test` of that list, not by the
+    /// resourceVersion, so that a status write in between does not make it
+    /// fail (status and finalizers change independently).
+    static func addingFinalizer(to finalizers: [String]) -> [JSONPatchOperation] {
+        let ours = Value.string(OperatorConfiguration.finalizer)
+        if finalizers.isEmpty { return [JSONPatchOperation(op: .add, path: "/metadata/finalizers", value: .array([ours]))] }
+        return [JSONPatchOperation(op: .test, path: "/metadata/finalizers", value: .array(finalizers.map(Value.string))),
+                JSONPatchOperation(op: .add, path: "/metadata/finalizers/-", value: ours)]
+    }
+
+    /// The JSON patch that removes Chaos Mesh's finalizer from `finalizers`
+    /// as they are now (nil when it is not there), guarded the same way.
+    static func removingFinalizer(from finalizers: [String]) -> [JSONPatchOperation]? {
+        guard let position = finalizers.firstIndex(of: OperatorConfiguration.finalizer) else { return nil }
+        return [JSONPatchOperation(op: .test, path: "/metadata/finalizers", value: .array(finalizers.map(Value.string))),
+                JSONPatchOperation(op: .remove, path: "/metadata/finalizers/\(position)")]
+    }
+
     private func addFinalizer(_ object: UnstructuredObject, resource: ResourceType) async {
-        var finalizers = object.metadata.finalizers
-        finalizers.append(OperatorConfiguration.finalizer)
-        let patch = Value.object(.init([("metadata", .object(.init([
-            ("finalizers", .array(finalizers.map(Value.string))),
-            ("resourceVersion", .string(object.metadata.resourceVersion ?? "")),
-        ])))]))
-        do {
-            let _: UnstructuredObject = try await client.patch(resource, namespace: object.metadata.namespace,
-                                                               name: object.metadata.name, .merge(patch))
-        } catch let error as KubernetesError where error.isConflict || error.isNotFound {
-            // A newer version is on its way through the watch; it is reconciled then.
-        } catch {
-            logger.warning("finalizer not added", metadata: ["object": "\(object.metadata.name)", "error": "\(error)"])
+        let key = ObjectIndex.Key(resource: resource, namespace: object.metadata.namespace ?? "", name: object.metadata.name)
+        await patchFinalizers(key, from: latest(object, resource: resource)) { finalizers in
+            finalizers.contains(OperatorConfiguration.finalizer) ? nil : Self.addingFinalizer(to: finalizers)
         }
     }
 
-    /// Removes Chaos Mesh's finalizer from the object's latest version,
-    /// trying again on a conflict with a fresh read.
+    /// Removes Chaos Mesh's finalizer from the object's latest version.
     func removeFinalizer(_ key: ObjectIndex.Key) async {
-        for attempt in 0..<5 {
-            let current: UnstructuredObject
-            // The cache first; after a conflict, a fresh read.
-            if attempt == 0, let cached = caches[key.resource]?.lazy.compactMap({ $0.get(namespace: key.namespace, name: key.name) }).first {
-                current = cached
-            } else {
+        let cached = caches[key.resource]?.lazy.compactMap { $0.get(namespace: key.namespace, name: key.name) }.first
+        await patchFinalizers(key, from: cached) { Self.removingFinalizer(from: $0) }
+    }
+
+    /// Patches the finalizers of the object at `key` with what `change`
+    /// makes of them (nothing when it returns nil): from the cached
+    /// version first, and after a failed test (another writer changed the
+    /// finalizers) from a fresh read.
+    private func patchFinalizers(_ key: ObjectIndex.Key, from cached: UnstructuredObject?,
+                                 _ change: ([String]) -> [JSONPatchOperation]?) async {
+        var current = cached
+        for _ in 0..<5 {
+            if current == nil {
                 do {
                     current = try await client.get(key.resource, namespace: key.namespace, name: key.name)
                 } catch {
                     return  // gone already
                 }
             }
-            var finalizers = current.metadata.finalizers
-            guard finalizers.contains(OperatorConfiguration.finalizer) else { return }
-            finalizers.removeAll { $0 == OperatorConfiguration.finalizer }
-            let patch = Value.object(.init([("metadata", .object(.init([
-                ("finalizers", finalizers.isEmpty ? .null : .array(finalizers.map(Value.string))),
-                ("resourceVersion", .string(current.metadata.resourceVersion ?? "")),
-            ])))]))
+            guard let object = current, let operations = change(object.metadata.finalizers) else { return }
             do {
-                let _: UnstructuredObject = try await client.patch(key.resource, namespace: key.namespace, name: key.name, .merge(patch))
-                logger.info("finalizer removed", metadata: ["object": "\(key)"])
+                let _: UnstructuredObject = try await client.patch(key.resource, namespace: key.namespace, name: key.name, .json(operations))
                 return
-            } catch let error as KubernetesError where error.isConflict {
-                continue
+            } catch let error as KubernetesError where error.isNotFound {
+                return
+            } catch let error as KubernetesError where error.isInvalid || error.isConflict {
+                current = nil  // the test failed: read again
             } catch {
-                logger.warning("finalizer not removed", metadata: ["object": "\(key)", "error": "\(error)"])
+                logger.warning("finalizers not changed", metadata: ["object": "\(key)", "error": "\(error)"])
                 return
             }
         }
