@@ -74,6 +74,9 @@ final class ChaosReconciler: Sendable {
         let key = ObjectIndex.Key(resource: resource, namespace: object.metadata.namespace ?? "", name: object.metadata.name)
         let metadata = object.metadata
         if metadata.deletionTimestamp != nil {
+            // An event still queued for an object the cache no longer holds:
+            // it is gone, nothing is left to finish.
+            guard cached(key) != nil else { return }
             await finishDeletion(object, key: key)
             return
         }
@@ -182,10 +185,16 @@ final class ChaosReconciler: Sendable {
         }
     }
 
-    /// Removes Chaos Mesh's finalizer from the object's latest version.
+    /// Removes Chaos Mesh's finalizer from the object's latest version
+    /// (none when the cache no longer holds it: it is gone).
     func removeFinalizer(_ key: ObjectIndex.Key) async {
-        let cached = caches[key.resource]?.lazy.compactMap { $0.get(namespace: key.namespace, name: key.name) }.first
+        guard let cached = cached(key) else { return }
         await patchFinalizers(key, from: cached) { Self.removingFinalizer(from: $0) }
+    }
+
+    /// The cache's version of the object at `key`.
+    private func cached(_ key: ObjectIndex.Key) -> UnstructuredObject? {
+        caches[key.resource]?.lazy.compactMap { $0.get(namespace: key.namespace, name: key.name) }.first
     }
 
     /// Patches the finalizers of the object at `key` with what `change`
