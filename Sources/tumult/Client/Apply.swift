@@ -50,64 +50,59 @@ struct Apply: AsyncParsableCommand {
             return
         }
         let client = try server.client()
-        let loader = DocumentLoader(strict: input.strict)
         let fieldValidation = self.fieldValidation
-        var failed = false
-        var unreadable = false
-        for item in input.readInputs() {
-            let text: String
-            switch item.text {
-            case .success(let read): text = read
-            case .failure(let failure):
-                printError("\(item.name): \(failure)")
-                unreadable = true
-                continue
-            }
-            let values: [Value]
-            do {
-                values = try DocumentText.parse(text).flatMap(DocumentLoader.expandLists)
-            } catch {
-                printError("\(item.name): \(error)")
-                failed = true
-                continue
-            }
-            for (position, value) in values.enumerated() {
-                let report = loader.check(value, index: position + 1, fieldValidation: fieldValidation)
-                let prefix = "\(item.name): \(report.label)"
-                for diagnostic in report.diagnostics.items where diagnostic.severity == .warning {
-                    printError("\(prefix): warning: \(diagnostic.path): \(diagnostic.message)")
-                }
-                let request: Request
-                switch Self.request(for: value, report: report, strict: input.strict) {
-                case .skip(let reason):
-                    printError("\(prefix): skipped: \(reason)")
-                    continue
-                case .refuse(let problems):
-                    problems.forEach { printError("\(prefix): \($0)") }
-                    failed = true
-                    continue
-                case .send(let ready):
-                    request = ready
-                }
+        try await forEachDocument { value, report, prefix in
+            switch Self.request(for: value, report: report, strict: input.strict) {
+            case .skip(let reason):
+                printError("\(prefix): skipped: \(reason)")
+                return false
+            case .refuse(let problems):
+                problems.forEach { printError("\(prefix): \($0)") }
+                return true
+            case .send(let request):
                 do {
-                    for answer in try await client.apply(request.body, to: request.collection,
-                                                         fieldValidation: fieldValidation) {
+                    for answer in try await client.apply(request.body, to: request.collection, fieldValidation: fieldValidation) {
                         print(Printing.applied(answer.item, fallbackKind: report.kind ?? ""))
                     }
+                    return false
                 } catch let error as ClientError where !error.isUnreachable {
                     Printing.problems(error, prefix: prefix).forEach { printError($0) }
-                    failed = true
+                    return true
                 }
             }
         }
-        if unreadable { throw ExitCode(2) }
-        if failed { throw ExitCode(1) }
     }
 
     /// `--kubeconfig`: every document checked here (the cluster's webhook,
     /// when there is one, checks again), then created in the cluster or
     /// patched to what it says, as `kubectl apply` does.
     func apply(cluster: ClusterClient) async throws {
+        try await forEachDocument { _, report, prefix in
+            switch report.outcome {
+            case .skipped(let reason):
+                printError("\(prefix): skipped: \(reason)")
+                return false
+            case .invalid:
+                report.diagnostics.errors.forEach { printError("\(prefix): \($0.path): \($0.message)") }
+                return true
+            case .valid(let document):
+                do {
+                    print(try await cluster.apply(document))
+                    return false
+                } catch let error as ClientError {
+                    Printing.problems(error, prefix: prefix).forEach { printError($0) }
+                    return true
+                }
+            }
+        }
+    }
+
+    /// Reads every input and checks each of its documents, printing what
+    /// cannot be read or parsed and every warning; `body` takes one
+    /// checked document (its tree, its report, the `FILE: doc N (KIND
+    /// NAME)` prefix) and says whether it failed. Exits 2 when an input
+    /// could not be read, else 1 when anything failed.
+    func forEachDocument(_ body: (Value, DocumentLoader.Report, String) async throws -> Bool) async throws {
         let loader = DocumentLoader(strict: input.strict)
         var failed = false
         var unreadable = false
@@ -134,20 +129,7 @@ struct Apply: AsyncParsableCommand {
                 for diagnostic in report.diagnostics.items where diagnostic.severity == .warning {
                     printError("\(prefix): warning: \(diagnostic.path): \(diagnostic.message)")
                 }
-                switch report.outcome {
-                case .skipped(let reason):
-                    printError("\(prefix): skipped: \(reason)")
-                case .invalid:
-                    report.diagnostics.errors.forEach { printError("\(prefix): \($0.path): \($0.message)") }
-                    failed = true
-                case .valid(let document):
-                    do {
-                        print(try await cluster.apply(document))
-                    } catch let error as ClientError {
-                        Printing.problems(error, prefix: prefix).forEach { printError($0) }
-                        failed = true
-                    }
-                }
+                if try await body(value, report, prefix) { failed = true }
             }
         }
         if unreadable { throw ExitCode(2) }
