@@ -211,6 +211,11 @@ let package = Package(
             dependencies: [
                 "KubernetesSimulation",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // The test's own HTTPS webhook.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(
