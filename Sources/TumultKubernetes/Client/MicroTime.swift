@@ -1,4 +1,5 @@
 import Foundation
+import TumultModel
 
 /// Kubernetes' `MicroTime` (`2006-01-02T15:04:05.000000Z`, what Leases and
 /// events.k8s.io Events carry) and `Time` (whole seconds) as text. Written by
@@ -14,8 +15,9 @@ public enum MicroTime {
             whole += 1
             micros -= 1_000_000
         }
-        let (year, month, day) = civil(fromDays: floorDivide(whole, 86_400))
-        let secondOfDay = whole - floorDivide(whole, 86_400) * 86_400
+        let days = CivilCalendar.floorDivide(Int64(whole), 86_400)
+        let (year, month, day) = CivilCalendar.civil(fromDays: days)
+        let secondOfDay = whole - Int(days) * 86_400
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
@@ -65,7 +67,7 @@ public enum MicroTime {
         default:
             return nil
         }
-        let days = days(fromCivil: year, month, day)
+        let days = Int(CivilCalendar.days(fromCivil: year, month, day))
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
@@ -73,31 +75,5 @@ public enum MicroTime {
     private static func pad(_ value: Int, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-    }
-
-    private static func floorDivide(_ a: Int, _ b: Int) -> Int {
-        a >= 0 ? a / b : -((-a + b - 1) / b)
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    private static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    private static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

@@ -515,7 +515,7 @@ extension CronSchedule.Fields {
             while !has(minute, f.minute) {
                 if !added {
                     added = true
-                    t = WallClock.floorDivide(t, 60) * 60
+                    t = CivilCalendar.floorDivide(t, 60) * 60
                 }
                 t += 60
                 f = clock.fields(t)
@@ -558,9 +558,9 @@ struct WallClock {
 
     func fields(_ unix: Int64) -> Fields {
         let local = unix + offset(at: unix)
-        let days = Self.floorDivide(local, 86_400)
+        let days = CivilCalendar.floorDivide(local, 86_400)
         let secondOfDay = Int(local - days * 86_400)
-        let (year, month, day) = Self.civil(fromDays: days)
+        let (year, month, day) = CivilCalendar.civil(fromDays: days)
         let weekday = Int(((days % 7) + 7 + 4) % 7)   // 1970-01-01 was a Thursday
         return Fields(year: year, month: month, day: day, hour: secondOfDay / 3600,
                       minute: secondOfDay / 60 % 60, second: secondOfDay % 60, weekday: weekday)
@@ -569,43 +569,12 @@ struct WallClock {
     /// Go's `time.Date(year, month, day, hour, minute, second, 0, zone)`.
     func date(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int) -> Int64 {
         let monthIndex = month - 1
-        let normalizedYear = year + Int(Self.floorDivide(Int64(monthIndex), 12))
-        let normalizedMonth = Int(Self.floorModulo(Int64(monthIndex), 12)) + 1
-        let days = Self.days(fromCivil: normalizedYear, normalizedMonth, 1) + Int64(day - 1)
+        let normalizedYear = year + Int(CivilCalendar.floorDivide(Int64(monthIndex), 12))
+        let normalizedMonth = Int(CivilCalendar.floorModulo(Int64(monthIndex), 12)) + 1
+        let days = CivilCalendar.days(fromCivil: normalizedYear, normalizedMonth, 1) + Int64(day - 1)
         let local = days * 86_400 + Int64(hour) * 3600 + Int64(minute) * 60 + Int64(second)
         // Go: take the offset in force at `local` read as UTC; if the instant it gives
         // falls outside that offset's period, use the offset at that instant instead.
         return local - offset(at: local - offset(at: local))
-    }
-
-    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
-        let quotient = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
-    }
-
-    static func floorModulo(_ a: Int64, _ b: Int64) -> Int64 { a - floorDivide(a, b) * b }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (month 1...12).
-    static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let m = Int64(month)
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civil(fromDays days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (Int(year), Int(month), Int(day))
     }
 }
