@@ -41,6 +41,13 @@ let package = Package(
             name: "CTumultSystem",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // libfuse3's low-level API for the IO fault's file system, and the early
+        // entry into the target's mount namespace (before Swift starts threads).
+        .target(
+            name: "CTumultFuse",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("fuse3")]
+        ),
         // What a host agent does, as a protocol and its versioned wire types;
         // everything above it reaches a host only through this.
         .target(
@@ -74,7 +81,7 @@ let package = Package(
         .target(
             name: "TumultFaults",
             dependencies: [
-                "TumultModel", "TumultSystem",
+                "TumultModel", "TumultSystem", "CTumultFuse",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What Tumult drives at run time (tc, ip, iptables, ipset, nft) and the
-# NFQUEUE library the engine is built against.
-packages=(iproute2 iptables ipset nftables libnetfilter-queue-dev)
+# NFQUEUE library the engine is built against; libfuse3 for the IO faults' file system.
+packages=(iproute2 iptables ipset nftables libnetfilter-queue-dev libfuse3-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

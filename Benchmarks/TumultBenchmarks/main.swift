@@ -6,6 +6,8 @@ import TumultModel
 /// `swift run -c release tumult-bench flood [--tumult PATH] [--sizes 0,2000,10000] [--seconds 20] [--rate 1000]` (FloodBenchmark.swift)
 /// `swift run -c release tumult-bench fleet [--tumult PATH] [--sizes 1,3,10] [--rounds 3]` (root; FleetBenchmark.swift)
 /// `swift run tumult-bench crash [--kills N] [--seed S] [--modes M,...] [--families F,...] [--tumult PATH]` (root; CrashBenchmark.swift)
+/// `swift run -c release tumult-bench io [--seconds 3]` (root; FileSystemBenchmark.swift)
+/// `swift run -c release tumult-bench time` (root, x86_64; ClockBenchmark.swift)
 /// `swift run -c release tumult-bench kubernetes [--pods 10000] [--experiments 1000] [--nodes 10] [--qps 50] [--burst 100]` (KubernetesBenchmark.swift)
 ///
 /// Prints how many documents per second the loader (parse + decode +
@@ -103,9 +105,11 @@ do {
     case "flood": try FloodBenchmark(tumult: tumult, arguments: CommandLine.arguments).run()
     case "fleet": try FleetBenchmark(tumult: tumult, arguments: CommandLine.arguments).run()
     case "kubernetes": try KubernetesBenchmark(arguments: arguments).run()
+    case "io": try FileSystemBenchmark(tumult: tumult, seconds: seconds).run()
+    case "time": try ClockBenchmark(tumult: tumult, rounds: 20).run()
     case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
-        print("unknown benchmark \(which); available: validate, network, stress, controller, dashboard, api-list, flood, fleet, crash, kubernetes")
+        print("unknown benchmark \(which); available: validate, network, stress, io, time, controller, dashboard, api-list, flood, fleet, crash, kubernetes")
         exit(2)
     }
 } catch {

@@ -38,3 +38,52 @@ int tumult_unlock_byte(int fd, long long offset)
 {
     return ofd_lock(fd, offset, F_UNLCK, F_OFD_SETLK);
 }
+
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+
+long tumult_ptrace(int request, pid_t pid, void *addr, void *data)
+{
+    return ptrace((enum __ptrace_request)request, pid, addr, data);
+}
+
+#if defined(__x86_64__)
+_Static_assert(sizeof(struct tumult_user_regs) == sizeof(struct user_regs_struct),
+               "tumult_user_regs must mirror struct user_regs_struct");
+
+int tumult_ptrace_getregs(pid_t tid, struct tumult_user_regs *regs)
+{
+    struct user_regs_struct native;
+    if (ptrace(PTRACE_GETREGS, tid, NULL, &native) < 0) return -1;
+    memcpy(regs, &native, sizeof native);
+    return 0;
+}
+
+int tumult_ptrace_setregs(pid_t tid, const struct tumult_user_regs *regs)
+{
+    struct user_regs_struct native;
+    memcpy(&native, regs, sizeof native);
+    return ptrace(PTRACE_SETREGS, tid, NULL, &native) < 0 ? -1 : 0;
+}
+#else
+int tumult_ptrace_getregs(pid_t tid, struct tumult_user_regs *regs)
+{
+    (void)tid; (void)regs;
+    errno = ENOSYS;
+    return -1;
+}
+
+int tumult_ptrace_setregs(pid_t tid, const struct tumult_user_regs *regs)
+{
+    (void)tid; (void)regs;
+    errno = ENOSYS;
+    return -1;
+}
+#endif
+
+int tumult_tgkill(pid_t tgid, pid_t tid, int signal)
+{
+    return (int)syscall(SYS_tgkill, tgid, tid, signal);
+}

@@ -10,7 +10,8 @@ import TumultSystem
 struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inject one fault into one target: a network namespace, a process (its namespace, cgroups or itself), a filesystem, or the host.",
-        subcommands: [NetworkAttack.self, StressAttack.self, DiskAttack.self, ProcessAttack.self, DNSAttack.self, AttackList.self]
+        subcommands: [NetworkAttack.self, StressAttack.self, DiskAttack.self, ProcessAttack.self, DNSAttack.self, IOAttack.self,
+                      TimeAttack.self, AttackList.self]
     )
 }
 

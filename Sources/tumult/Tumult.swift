@@ -11,7 +11,7 @@ struct Tumult: AsyncParsableCommand {
         version: version,
         subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, ServerCommand.self, RunCommand.self,
                       Apply.self, Get.self, Describe.self, Delete.self, Pause.self, Resume.self, Halt.self, Unhalt.self,
-                      DaemonCommand.self, Certs.self, DNSResponderCommand.self, OperatorCommand.self, CRDsCommand.self, ManifestsCommand.self]
+                      DaemonCommand.self, Certs.self, DNSResponderCommand.self, IOFileSystemCommand.self, OperatorCommand.self, CRDsCommand.self, ManifestsCommand.self]
     )
 
     /// Misuse exits with 2, as documented, rather than the parser's 64.

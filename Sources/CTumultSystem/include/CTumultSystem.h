@@ -21,4 +21,27 @@ int tumult_pipe_cloexec(int fds[2]);
 int tumult_lock_byte(int fd, long long offset, int exclusive);
 int tumult_unlock_byte(int fd, long long offset);
 
+/// ptrace(2) for Swift, which cannot call the variadic glibc function.
+/// Returns what ptrace returns (-1 with errno set on failure).
+long tumult_ptrace(int request, pid_t pid, void *addr, void *data);
+
+/// x86_64 general registers, laid out exactly as the kernel's
+/// `struct user_regs_struct` (<sys/user.h>), declared here so the header
+/// does not pull <sys/user.h>'s PAGE_SIZE and friends into every module
+/// that imports this one.
+struct tumult_user_regs {
+    unsigned long long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+    unsigned long long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+    unsigned long long fs_base, gs_base, ds, es, fs, gs;
+};
+
+/// PTRACE_GETREGS / PTRACE_SETREGS on a stopped tracee thread. Return 0,
+/// or -1 with errno set (ENOSYS on architectures other than x86_64).
+int tumult_ptrace_getregs(pid_t tid, struct tumult_user_regs *regs);
+int tumult_ptrace_setregs(pid_t tid, const struct tumult_user_regs *regs);
+
+/// tgkill(2): sends `signal` to thread `tid` of process `tgid` (used to give
+/// a tracee back a signal it received while it was held stopped).
+int tumult_tgkill(pid_t tgid, pid_t tid, int signal);
+
 #endif

@@ -16,7 +16,8 @@ public protocol FaultFamily: Sendable {
 public struct FamilyRegistry: Sendable {
     /// The one list of families.
     public static let families: [any FaultFamily.Type] = [
-        NetworkFamily.self, ProcessFamily.self, StressFamily.self, DiskFamily.self, DNSFamily.self,
+        NetworkFamily.self, ProcessFamily.self, StressFamily.self, DiskFamily.self, DNSFamily.self, IOFamily.self,
+        TimeFamily.self,
     ]
 
     /// How faults are made (helpers detached or not, the network engine).

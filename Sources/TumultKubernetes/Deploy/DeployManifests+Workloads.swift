@@ -121,6 +121,8 @@ extension DeployManifests {
                 mount("home", at: "/var/lib/tumult", readOnly: false),
                 mount("cgroup", at: "/sys/fs/cgroup", readOnly: false),
                 mount("containerd", at: "/run/containerd/containerd.sock", readOnly: false),
+                // IOChaos's file system (the runtime's device rules must let the container open it).
+                mount("fuse", at: "/dev/fuse", readOnly: false),
                 // HostToContainer: namespaces `ip netns add` mounts on the host later are seen here too.
                 mapping([
                     "name": .string("netns"), "mountPath": .string("/var/run/netns"),
@@ -142,6 +144,7 @@ extension DeployManifests {
                 hostPathVolume("home", path: "/var/lib/tumult", type: "DirectoryOrCreate"),
                 hostPathVolume("cgroup", path: "/sys/fs/cgroup", type: "Directory"),
                 hostPathVolume("containerd", path: "/run/containerd/containerd.sock", type: "Socket"),
+                hostPathVolume("fuse", path: "/dev/fuse", type: "CharDevice"),
                 hostPathVolume("netns", path: "/var/run/netns", type: "DirectoryOrCreate"),
             ]),
         ])

@@ -1,0 +1,9 @@
+import TumultFaults
+
+/// File-system faults through Tumult's FUSE layer: IOChaos.
+enum IOFamily: FaultFamily {
+    static func register(into registry: inout FamilyRegistry) {
+        registry.register(injector: IOFaultInjector(detachHelper: registry.options.detachHelpers))
+        registry.register(translator: IOChaosTranslator())
+    }
+}
