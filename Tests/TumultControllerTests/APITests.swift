@@ -140,12 +140,12 @@ import TumultModel
             #expect(notYAML.status == .badRequest)
             let unsupported = try await Self.post(client, "/api/experiments", """
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: TimeChaos
-                metadata: {name: skew}
-                spec: {mode: all, selector: {}, timeOffset: "-10m"}
+                kind: HTTPChaos
+                metadata: {name: web}
+                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
                 """)
             #expect(unsupported.status == .badRequest)
-            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "TimeChaos is not supported on this host yet (supported: DNSChaos, NetworkChaos, PhysicalMachine, PhysicalMachineChaos, PodChaos, StressChaos)")
+            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "HTTPChaos is not supported on this host yet (supported: DNSChaos, IOChaos, NetworkChaos, PhysicalMachine, PhysicalMachineChaos, PodChaos, StressChaos, TimeChaos)")
         }
     }
 

@@ -291,9 +291,9 @@ let delayYAML = """
         await #expect(throws: ControllerError.self) {
             try await controller.apply(try document("""
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: TimeChaos
-                metadata: {name: skew}
-                spec: {mode: all, selector: {}, timeOffset: "-10m"}
+                kind: HTTPChaos
+                metadata: {name: web}
+                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
                 """))
         }
         #expect(await controller.allExperiments().isEmpty)

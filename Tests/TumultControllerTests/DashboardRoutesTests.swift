@@ -79,9 +79,9 @@ import TumultModel
 
             let unsupported = try Self.object(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"], body: ByteBuffer(string: """
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: TimeChaos
-                metadata: {name: skew}
-                spec: {mode: all, selector: {}, timeOffset: "-10m"}
+                kind: HTTPChaos
+                metadata: {name: web}
+                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
                 """)).body)
             #expect((unsupported["errors"] as? [[String: Any]])?.first?["path"] as? String == "kind")
             #expect(await parts.controller.allExperiments().isEmpty)

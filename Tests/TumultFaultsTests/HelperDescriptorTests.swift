@@ -13,7 +13,7 @@ import TumultSystem
 @Suite(.serialized, .enabled(if: getuid() == 0))
 struct HelperDescriptorTests {
     /// Every helper every way, except the payload in `tumult run`: no Chaos
-    /// Mesh kind that Tumult runs makes disk payload (IOChaos is refused).
+    /// Mesh kind that Tumult runs makes disk payload (IOChaos goes through a file system).
     static let spots: [Spot] = {
         var spots: [Spot] = []
         for way in [Way.server, .detached, .attack, .run] {

@@ -100,16 +100,16 @@ struct HostileInputTests {
           duration: 1h
         """
 
-    static let ioChaos = """
+    static let httpChaos = """
         apiVersion: chaos-mesh.org/v1alpha1
-        kind: IOChaos
-        metadata: {name: io, namespace: shop}
+        kind: HTTPChaos
+        metadata: {name: web, namespace: shop}
         spec:
-          action: latency
           mode: one
           selector: {pods: {shop: [no-such-pod]}}
-          volumePath: /var/run/data
-          delay: 100ms
+          target: Request
+          port: 80
+          abort: true
         """
 
     /// A server of the test's own on a free port with an empty inventory,
@@ -230,9 +230,9 @@ struct HostileInputTests {
         let port = field.port
         let yaml = ["Content-Type: application/yaml"]
 
-        let mixed = try Self.post(port: port, "/api/experiments", Self.nowhere + "\n---\n" + Self.ioChaos, yaml)
+        let mixed = try Self.post(port: port, "/api/experiments", Self.nowhere + "\n---\n" + Self.httpChaos, yaml)
         #expect(mixed.status == 400, "\(mixed)")
-        #expect(mixed.message.contains("IOChaos") && mixed.message.contains("nothing was applied"), "\(mixed)")
+        #expect(mixed.message.contains("HTTPChaos") && mixed.message.contains("nothing was applied"), "\(mixed)")
         #expect(try field.counts().experiments == 0, "the valid document was applied anyway")
 
         let invalid = try Self.post(port: port, "/api/experiments",

@@ -14,7 +14,7 @@ struct SoakTests {
     /// Every family in every way, each with a target of its own, except two
     /// for `tumult run`: it runs Chaos Mesh documents, and no Chaos Mesh kind
     /// that Tumult runs yet stops a process (PodChaos kills or freezes) or
-    /// fills a disk (IOChaos is refused). Those two run in the server
+    /// fills a disk (IOChaos slows or fails file operations instead). Those two run in the server
     /// through chaosd's attack API, and as `tumult attack`.
     static let spots: [Spot] = {
         let families: [Family] = [.delay, .loss, .partition, .bandwidth, .stress, .stop, .freeze, .dns, .fill]

@@ -312,16 +312,73 @@ import TumultSystem
     @Test func unsupportedKindIsNamed() throws {
         let error = try failure("""
             apiVersion: chaos-mesh.org/v1alpha1
-            kind: TimeChaos
-            metadata: {name: clock}
+            kind: HTTPChaos
+            metadata: {name: web}
             spec:
               mode: all
               selector: {namespaces: [default]}
-              timeOffset: "-10m"
+              target: Request
+              port: 80
+              abort: true
             """)
         #expect(error.code == .unsupported)
-        #expect(error.message.contains("TimeChaos"))
-        #expect(registry.kinds == [.dnsChaos, .networkChaos, .physicalMachineChaos, .podChaos, .stressChaos])
+        #expect(error.message.contains("HTTPChaos"))
+        #expect(registry.kinds == [.dnsChaos, .ioChaos, .networkChaos, .physicalMachineChaos, .podChaos, .stressChaos, .timeChaos])
+    }
+
+    // MARK: IOChaos and TimeChaos
+
+    @Test func ioChaosBecomesOneRuleOverTheVolumeOfThePodsProcess() throws {
+        let planned = try plan("""
+            apiVersion: chaos-mesh.org/v1alpha1
+            kind: IOChaos
+            metadata: {name: io, namespace: shop}
+            spec:
+              action: fault
+              mode: all
+              selector: {namespaces: [shop]}
+              volumePath: /var/lib/db
+              path: '/var/lib/db/**/*.db'
+              methods: [WRITE, fsync, notAnOperation]
+              errno: 5
+              percent: 30
+            """, target: Self.container)
+        #expect(planned.map(\.family) == ["io"])
+        let fault = try decoded(IOFault.self, try #require(planned.first))
+        #expect(fault.pid == 4242)
+        #expect(fault.volumePath == "/var/lib/db")
+        #expect(fault.rules == [IORule(action: .fault, path: "/var/lib/db/**/*.db", methods: ["write", "fsync"], percent: 30, errno: 5)])
+
+        let latency = try plan("""
+            apiVersion: chaos-mesh.org/v1alpha1
+            kind: IOChaos
+            metadata: {name: io, namespace: shop}
+            spec: {action: latency, mode: all, selector: {namespaces: [shop]}, volumePath: /data, delay: 100ms}
+            """, target: Self.pidOnly)
+        let first = try #require(latency.first)
+        let rule = try #require(try decoded(IOFault.self, first).rules.first)
+        #expect(rule.delayNanoseconds == 100_000_000 && rule.percent == 100 && rule.methods.isEmpty && rule.path == nil)
+    }
+
+    @Test func timeChaosShiftsANamespacesProcessesOrAProcessTree() throws {
+        let yaml = """
+            apiVersion: chaos-mesh.org/v1alpha1
+            kind: TimeChaos
+            metadata: {name: clock, namespace: shop}
+            spec:
+              mode: all
+              selector: {namespaces: [shop]}
+              timeOffset: -10m100ns
+              clockIds: [CLOCK_REALTIME, CLOCK_MONOTONIC]
+            """
+        let namedPlan = try #require(try plan(yaml, target: Self.web).first)
+        let named = try decoded(TimeFault.self, namedPlan)
+        #expect(named == TimeFault(target: .networkNamespace("tmt-web-1"), offsetNanoseconds: -600_000_000_100,
+                                   clocks: [.realtime, .monotonic]))
+        let treePlan = try #require(try plan(yaml, target: Self.container).first)
+        let tree = try decoded(TimeFault.self, treePlan)
+        #expect(tree.target == .pid(4242) && tree.includeDescendants)
+        #expect(try failure(yaml, target: Self.ghost).message == "pod default/ghost has neither a network namespace nor a process")
     }
 
     // MARK: PodChaos
