@@ -223,4 +223,44 @@ struct IOChaosTests {
         let writes = try target.writes("x.db", count: 3)
         #expect(writes.errors.allSatisfy { $0 == 0 })
     }
+
+    @Test func aKilledFileSystemIsNoticedAndRestoredWhileTheAttackHolds() throws {
+        let target = try ProbeTarget()
+        defer { target.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let baseline = target.mountTable
+        let attack = try RunningTumult(cli, ["attack", "io", "latency", "--pid", String(target.pid), "--volume-path", target.volume,
+                                             "--methods", "write", "--delay", "100ms", "--duration", "20s"])
+        defer { attack.signal(SIGKILL); _ = attack.wait() }
+        #expect(waitUntil { mounted(target) && !helpers.isEmpty }, "\(attack.text)")
+        let first = helpers
+        for pid in first { kill(pid, SIGKILL) }
+        // The liveness check (every 2 s) finds it lost and applies it again.
+        #expect(waitUntil(10) { attack.text.contains("restored") }, "\(attack.text)")
+        #expect(waitUntil { !helpers.isEmpty && Set(helpers).isDisjoint(with: first) && mounted(target) })
+        let slow = try target.writes("after.db", count: 3)
+        #expect(slow.milliseconds.allSatisfy { abs($0 - 100) <= 10 }, "writes after the restore: \(slow.milliseconds)")
+        attack.signal(SIGINT)
+        #expect(attack.wait() == 0, "\(attack.text)")
+        #expect(target.mountTable == baseline)
+        #expect(helpers.isEmpty)
+    }
+
+    @Test func aTargetThatExitedIsRecovered() throws {
+        let target = try ProbeTarget()
+        defer { target.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let attacked = try cli.run(["attack", "io", "fault", "--pid", String(target.pid), "--volume-path", target.volume, "--errno", "5"])
+        #expect(attacked.status == 0, "\(attacked.stderr)")
+        #expect(mounted(target))
+        kill(target.pid, SIGKILL)
+        Spawn.wait(for: target.pid)
+        let recovered = try cli.run(["recover", attacked.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(waitUntil { helpers.isEmpty })
+        let listed = try cli.run(["attack", "list"])
+        #expect(!listed.stdout.contains("io fault"), "\(listed.stdout)")
+    }
 }

@@ -148,6 +148,23 @@ struct TimeChaosTests {
         #expect(maps(target.pid) == baselineMaps)
         #expect(ClockPatcher.patchedProcesses(marker: nil).isEmpty, "a process still carries Tumult's patch")
     }
+
+    @Test func codePutBackBySomeoneElseIsNoticedAndPatchedAgain() throws {
+        let target = try ProbeTarget()
+        defer { target.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let attack = try RunningTumult(cli, ["attack", "time", "--pid", String(target.pid), "--offset=-10m", "--duration", "20s"])
+        defer { attack.signal(SIGKILL); _ = attack.wait() }
+        #expect(try waitUntil { try skew(target).realtime < -500 }, "\(attack.text)")
+        #expect(try ClockPatcher.restore(pid: target.pid, marker: nil))
+        try expectShifted(target, by: 0, "put back by someone else")
+        #expect(waitUntil(10) { attack.text.contains("restored") }, "\(attack.text)")
+        try expectShifted(target, by: -600, "patched again")
+        attack.signal(SIGINT)
+        #expect(attack.wait() == 0, "\(attack.text)")
+        try expectShifted(target, by: 0, "after recovery")
+    }
 }
 
 /// Where TimeChaos can run: x86_64 only.
