@@ -12,9 +12,12 @@ enum CrashFamily: String, CaseIterable, Sendable {
     case dnsError = "dns-error"
     case diskFill = "disk-fill"
     case diskPayload = "disk-payload"
+    case ioLatency = "io-latency"
+    case timeSkew = "time-skew"
 
     /// The families run when none are named (`disk-payload` only on request).
-    static let standard: [CrashFamily] = [.delay, .partition, .bandwidth, .stressCPU, .processStop, .processFreeze, .dnsError, .diskFill]
+    static let standard: [CrashFamily] = [.delay, .partition, .bandwidth, .stressCPU, .processStop, .processFreeze, .dnsError, .diskFill,
+                                          .ioLatency, .timeSkew]
 
     /// The Kubernetes-style namespace of the soak's pods and experiments.
     static let namespace = "crash-soak"
@@ -42,6 +45,10 @@ enum CrashFamily: String, CaseIterable, Sendable {
             ["attack", "disk", "fill", "--path", bed.disk, "--size", "8MiB"]
         case .diskPayload:
             ["attack", "disk", "payload", "--path", bed.disk, "--mode", "write", "--size", "4M", "--process-num", "1"]
+        case .ioLatency:
+            ["attack", "io", "latency", "--pid", String(bed.targetPID), "--volume-path", bed.disk, "--delay", "10ms"]
+        case .timeSkew:
+            ["attack", "time", "--pid", String(bed.targetPID), "--offset", "-10m"]
         }
     }
 
@@ -81,6 +88,10 @@ enum CrashFamily: String, CaseIterable, Sendable {
             return head("PodChaos") + "  action: pod-failure\n"
         case .dnsError:
             return head("DNSChaos") + "  action: error\n  patterns: [soak.example]\n"
+        case .ioLatency:
+            return head("IOChaos") + "  action: latency\n  volumePath: \(bed.disk)\n  delay: 10ms\n"
+        case .timeSkew:
+            return head("TimeChaos") + "  timeOffset: -10m\n"
         case .processStop, .diskFill, .diskPayload:
             return nil
         }

@@ -134,6 +134,13 @@ struct HostSnapshot {
             snapshot.lines.append("target: sleep pid \(pid) state \(state)")
             let cgroups = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
             add("target cgroup", cgroups)
+            // IO faults mount over a directory in the target's mount namespace.
+            let mounts = (try? String(contentsOfFile: "/proc/\(pid)/mountinfo", encoding: .utf8)) ?? ""
+            add("target mount", mounts, skipping: { _ in false }) { $0.split(separator: " ").dropFirst(2).joined(separator: " ") }
+        }
+        // Time faults patch the vDSO of the target (and of what it forks).
+        for patch in ClockPatcher.patchedProcesses(marker: nil) where mine.contains(patch.pid) || ownership.attacks.contains(patch.marker) {
+            snapshot.lines.append("patched clocks: pid \(patch.pid) by \(patch.marker)")
         }
         snapshot.lines += CgroupScan.lines(ownership: ownership, pids: mine)
 

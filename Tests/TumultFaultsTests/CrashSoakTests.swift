@@ -3,7 +3,7 @@ import Testing
 import TumultSystem
 
 /// The crash-consistency soak (`tumult-bench crash`, Benchmarks/TumultBenchmarks/CrashBenchmark.swift)
-/// at a small count: 12 kills -9 of `tumult attack` and `tumult server`,
+/// at a small count: 16 kills -9 of `tumult attack` and `tumult server`,
 /// each family once in each mode (mid-injection in one, mid-recovery in the
 /// other), then `tumult recover --all` or a restarted server; nothing may
 /// differ from the baseline afterwards.
@@ -23,8 +23,8 @@ struct CrashSoakTests {
     }
 
     @Test func killedAtRandomMomentsTumultLeavesNothingBehind() throws {
-        let kills = 12
-        let families = ["delay", "partition", "stress-cpu", "process-freeze", "dns-error", "disk-fill"]
+        let kills = 16
+        let families = ["delay", "partition", "stress-cpu", "process-freeze", "dns-error", "disk-fill", "io-latency", "time-skew"]
         let result = try Spawn.run([Self.bench.path, "crash", "--kills", String(kills), "--modes", "attack,server",
                                     "--families", families.joined(separator: ",")])
         let lines = result.stdout.split(separator: "\n").map(String.init)
