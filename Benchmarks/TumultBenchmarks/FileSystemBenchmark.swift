@@ -46,8 +46,14 @@ struct FileSystemBenchmark {
         try withFileSystem(volume, rules: uncached) {
             results.append(("stat, every one to the server", bareStat, statCost(small)))
         }
+        // The floor of any request a file-system server answers: one thread
+        // waking another and being woken back (FUSE does this per request).
+        let wakeup = pipeRoundTrip()
+        results.append(("anchor: pipe round trip (threads)", 0, wakeup))
         for (name, bare, fuse) in results {
-            if name.hasPrefix("stat") {
+            if name.hasPrefix("anchor") {
+                print(row(name, "", String(format: "%.2f us", fuse), ""))
+            } else if name.hasPrefix("stat") {
                 print(row(name, String(format: "%.2f us", bare), String(format: "%.2f us", fuse), String(format: "+%.2f us", fuse - bare)))
             } else {
                 print(row(name, String(format: "%.0f MiB/s", bare), String(format: "%.0f MiB/s", fuse), String(format: "%.2f", fuse / bare)))
@@ -88,6 +94,30 @@ struct FileSystemBenchmark {
             done += 1
         }
         return Double(bytes) / Double(1 << 20) / Date().timeIntervalSince(start)
+    }
+
+    /// Microseconds per round trip of one byte over two pipes between two threads.
+    func pipeRoundTrip() -> Double {
+        var there: [Int32] = [0, 0], back: [Int32] = [0, 0]
+        guard pipe(&there) == 0, pipe(&back) == 0 else { return .nan }
+        defer { for fd in there + back { close(fd) } }
+        let count = 20_000
+        let (input, output) = (there[0], back[1])
+        let echo = Thread {
+            var byte: UInt8 = 0
+            for _ in 0..<count {
+                _ = read(input, &byte, 1)
+                _ = write(output, &byte, 1)
+            }
+        }
+        echo.start()
+        var byte: UInt8 = 0
+        let start = Date()
+        for _ in 0..<count {
+            _ = write(there[1], &byte, 1)
+            _ = read(back[0], &byte, 1)
+        }
+        return Date().timeIntervalSince(start) / Double(count) * 1e6
     }
 
     /// Microseconds per `stat`.

@@ -203,8 +203,11 @@ struct IOFaultPolicyTests {
         #expect(all.attributeTimeout == 0)
         #expect(all.directIO(path: "/vol/a.db"))
         // lookup or getattr named, or attributes overridden: no attribute cache.
-        #expect(IOFaultPolicy(volume: "/vol", rules: [IORule(action: .fault, methods: ["getattr"], errno: 5)]).attributeTimeout == 0)
-        #expect(IOFaultPolicy(volume: "/vol", rules: [IORule(action: .latency, methods: ["lookup"], delayNanoseconds: 1)]).attributeTimeout == 0)
+        let getattr = IOFaultPolicy(volume: "/vol", rules: [IORule(action: .fault, methods: ["getattr"], errno: 5)])
+        #expect(getattr.attributeTimeout == 0 && getattr.entryTimeout == 1)
+        #expect(all.entryTimeout == 0 && writes.entryTimeout == 1)
+        let lookup = IOFaultPolicy(volume: "/vol", rules: [IORule(action: .latency, methods: ["lookup"], delayNanoseconds: 1)])
+        #expect(lookup.attributeTimeout == 0 && lookup.entryTimeout == 0)
         let override = IOFaultPolicy(volume: "/vol", rules: [IORule(action: .attrOverride, methods: ["write"], attr: .init(size: 1))])
         #expect(override.attributeTimeout == 0)
         #expect(!override.directIO(path: "/vol/a"))

@@ -123,9 +123,17 @@ public struct IOFaultPolicy: Sendable {
 
     // MARK: - Kernel caching
 
-    /// How long the kernel may keep names and attributes (seconds): 0 when a
-    /// rule may act on lookup or getattr (or override attributes), so every
-    /// stat reaches the file system and the rule; else 1 s.
+    /// How long the kernel may keep a name's lookup (seconds): 0 when a rule
+    /// may act on lookup, so every path walk reaches it; else 1 s. A rule on
+    /// getattr alone, or overriding attributes, leaves names cached and only
+    /// attributes uncached: one round trip per `stat` instead of two.
+    public var entryTimeout: Double {
+        rules.contains { $0.methods.isEmpty || $0.methods.contains("lookup") } ? 0 : 1
+    }
+
+    /// How long the kernel may keep attributes (seconds): 0 when a rule may
+    /// act on lookup or getattr (or override attributes), so every stat
+    /// reaches the file system and the rule; else 1 s.
     public var attributeTimeout: Double {
         let uncached = rules.contains { rule in
             rule.action == .attrOverride || rule.methods.isEmpty

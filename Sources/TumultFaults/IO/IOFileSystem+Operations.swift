@@ -168,7 +168,7 @@ extension IOFileSystem {
         entry.ino = id(of: found!)
         entry.attr = attributes
         entry.attr_timeout = timeout
-        entry.entry_timeout = timeout
+        entry.entry_timeout = entryTimeout
         return 0
     }
 

@@ -17,8 +17,10 @@ public final class IOFileSystem: @unchecked Sendable {
     /// The mount point, as this process (in the target's mount namespace) sees it.
     public let volume: String
     let policy: IOFaultPolicy
-    /// How long the kernel may cache names and attributes (0 when a rule acts on stat).
+    /// How long the kernel may cache attributes (0 when a rule acts on stat).
     let timeout: Double
+    /// How long the kernel may cache names (0 when a rule acts on lookup).
+    let entryTimeout: Double
     /// The root of the volume: the directory underneath the mount.
     let root: Node
     /// The host's /proc: `self/fd/N` below it reopens an TUMULT_O_PATH descriptor
@@ -71,6 +73,7 @@ public final class IOFileSystem: @unchecked Sendable {
         self.volume = canonical
         policy = IOFaultPolicy(volume: canonical, rules: rules)
         timeout = policy.attributeTimeout
+        entryTimeout = policy.entryTimeout
 
         let rootFD = Glibc.open(canonical, TUMULT_O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw Self.failure("cannot open the volume \(canonical)") }
