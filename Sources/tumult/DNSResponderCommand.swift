@@ -44,15 +44,7 @@ struct DNSResponderCommand: ParsableCommand {
         let policy = DNSFaultPolicy(action: action, patterns: try patterns.map { try DNSPattern(parsing: $0) })
         let responder = try DNSResponder(DNSResponder.Configuration(
             listen: DNSEndpoint(parsing: listen)!, upstream: DNSEndpoint(parsing: upstream)!, policy: policy))
-        print("ready")
-        fflush(nil)
-        // Whoever waited for "ready" closes its end of our output.
-        let null = open("/dev/null", O_WRONLY)
-        if null >= 0 {
-            dup2(null, STDOUT_FILENO)
-            dup2(null, STDERR_FILENO)
-            close(null)
-        }
+        HelperReady.announce()
         while Self.terminated == 0 && !(dieWithParent && getppid() != parent) {
             usleep(100_000)
         }

@@ -73,15 +73,7 @@ struct IOFileSystemCommand: ParsableCommand {
         }
         served.name = "tumult.io-fs"
         served.start()
-        print("ready")
-        fflush(nil)
-        // Whoever waited for "ready" closes its end of our output.
-        let null = open("/dev/null", O_WRONLY)
-        if null >= 0 {
-            dup2(null, STDOUT_FILENO)
-            dup2(null, STDERR_FILENO)
-            close(null)
-        }
+        HelperReady.announce()
         while Self.terminated == 0 && !(dieWithParent && getppid() != parent) {
             usleep(50_000)
         }
