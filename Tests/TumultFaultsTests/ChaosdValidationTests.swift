@@ -75,6 +75,10 @@ struct ChaosdValidationTests {
             ("/api/attack/disk", #"{"action":"fill","path":"tmp/relative","size":"1MB"}"#, "path", ""),
             ("/api/attack/disk", #"{"action":"fill","path":"/tmp/../etc","size":"1MB"}"#, "path", ""),
             ("/api/attack/disk", #"{"action":"write-payload","path":"/tmp","size":"1MB","payload-process-num":0}"#, "payload-process-num", ""),
+            ("/api/attack/clock", #"{"pid":\#(field.target.pid),"time-offset":"90xs"}"#, "time-offset", "90xs"),
+            ("/api/attack/clock", #"{"pid":\#(field.target.pid),"time-offset":"-10m","clock-ids-slice":"CLOCK_NOPE"}"#, "clock-ids-slice", "CLOCK_NOPE"),
+            ("/api/attack/clock", #"{"pid":1,"time-offset":"-10m"}"#, "pid", ""),
+            ("/api/attack/clock", #"{"time-offset":"-10m"}"#, "pid", ""),
         ]
         let before = try field.counts()
         for (path, body, name, says) in cases {

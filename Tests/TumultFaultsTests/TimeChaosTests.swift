@@ -165,6 +165,27 @@ struct TimeChaosTests {
         #expect(attack.wait() == 0, "\(attack.text)")
         try expectShifted(target, by: 0, "after recovery")
     }
+
+    @Test func chaosdClockAttackThroughTheServerAsPhysicalMachineChaosSendsIt() async throws {
+        let target = try ProbeTarget()
+        defer { target.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let inventory = try writeTemporary("pods: []\n", "inventory.yaml")
+        defer { try? FileManager.default.removeItem(atPath: inventory) }
+        let server = try await offPool { try TestServer(cli, inventory: inventory) }
+        defer { server.stop() }
+        let body = #"{"pid": \#(target.pid), "time-offset": "-10m", "clock-ids-slice": "CLOCK_REALTIME"}"#
+        let posted = try Spawn.run(["curl", "-sS", "-X", "POST", "-H", "Content-Type: application/json", "--data", body,
+                                    server.url + "/api/attack/clock"])
+        #expect(posted.status == 0, "\(posted.stderr)")
+        let answer = try JSONSerialization.jsonObject(with: Data(posted.stdout.utf8)) as? [String: Any]
+        let uid = try #require(answer?["uid"] as? String, "\(posted.stdout)")
+        try expectShifted(target, by: -600, "chaosd clock attack")
+        let deleted = try Spawn.run(["curl", "-sS", "-X", "DELETE", server.url + "/api/attack/" + uid])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try waitUntil { abs(try skew(target).realtime) < 0.03 }, "\(deleted.stdout)")
+    }
 }
 
 /// Where TimeChaos can run: x86_64 only.
