@@ -56,6 +56,18 @@ public struct MountTable: Sendable, Hashable {
         entries.filter { $0.mountPoint == mountPoint }
     }
 
+    /// The mount a path lookup of `path` ends on: the deepest mount point
+    /// that is `path` or one of its ancestors, the top one where mounts stack.
+    public func mount(containing path: String) -> Entry? {
+        var best: Entry?
+        for entry in entries {
+            let point = entry.mountPoint
+            guard point == "/" || point == path || path.hasPrefix(point + "/") else { continue }
+            if best == nil || point.count >= best!.mountPoint.count { best = entry }
+        }
+        return best
+    }
+
     /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`:
     /// six fixed fields, optional fields up to `-`, then type, source and super options.
     private static func entry(_ line: Substring) -> Entry? {

@@ -69,7 +69,7 @@ struct IOOptions: ParsableArguments {
             pid = attack.pid!
         }
         let fault = IOFault(pid: pid, volumePath: volumePath, rules: [rule])
-        try AttackDriver.run(fault, injector: IOFaultInjector(detachHelper: attack.durationValue == nil),
+        try AttackDriver.run(fault, injector: IOFaultInjector(),
                              action: "io \(rule.action.rawValue)", target: "\(volumePath) of pid \(pid)", options: attack)
     }
 }

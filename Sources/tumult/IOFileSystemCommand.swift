@@ -25,9 +25,6 @@ struct IOFileSystemCommand: ParsableCommand {
     @Flag(help: "Only unmount the Tumult file systems over --volume (recovery after the server was killed), then exit.")
     var unmount = false
 
-    @Flag(name: .customLong("die-with-parent"), help: "Unmount and exit when the process that started this one exits.")
-    var dieWithParent = false
-
     func validate() throws {
         guard volume.hasPrefix("/") else { throw ValidationError("--volume: \"\(volume)\" is not an absolute path.") }
         if !unmount { _ = try decodedRules() }
@@ -44,7 +41,6 @@ struct IOFileSystemCommand: ParsableCommand {
     }
 
     func run() throws {
-        let parent = getppid()
         signal(SIGTERM) { _ in IOFileSystemCommand.terminated = 1 }
         signal(SIGINT) { _ in IOFileSystemCommand.terminated = 1 }
         let namespaceError = tumult_early_namespace_error()
@@ -74,7 +70,9 @@ struct IOFileSystemCommand: ParsableCommand {
         served.name = "tumult.io-fs"
         served.start()
         HelperReady.announce()
-        while Self.terminated == 0 && !(dieWithParent && getppid() != parent) {
+        // Never tied to the process that started it: files of the target stay
+        // open on this file system until recovery has moved them back.
+        while Self.terminated == 0 {
             usleep(50_000)
         }
         fileSystem.stop()

@@ -66,7 +66,7 @@ struct IOFileSystemTests {
         func serve(_ rules: [IORule]) throws {
             let encoded = try JSONEncoder().encode(rules).base64EncodedString()
             let started = try HelperProcess.start(
-                Command([TumultCLI.executable.path, "io-fs", "--volume", path, "--rules", encoded, "--die-with-parent"]),
+                Command([TumultCLI.executable.path, "io-fs", "--volume", path, "--rules", encoded]),
                 environment: namespace.map { ["TUMULT_MOUNT_NAMESPACE": $0] } ?? [:], readyPrefix: "ready", detached: true)
             server = started.pid
         }

@@ -6,7 +6,7 @@ extension IOFaultInjector {
     /// lost fault.
     public func check(_ steps: [IOUndoStep], attack: String) -> [String] {
         steps.compactMap { step in
-            guard case .unmount(let pid, let startTime, let volumePath, _, let helper, let helperStartTime) = step,
+            guard case .unmount(let pid, let startTime, let volumePath, _, let helper, let helperStartTime, _) = step,
                   ProcessTable.isSame(pid, startTime: startTime) else { return nil }
             if let helper, let helperStartTime, !ProcessTable.isSame(helper, startTime: helperStartTime) {
                 return "the file system over \(volumePath) of pid \(pid) exited"

@@ -10,10 +10,14 @@ import TumultSystem
 /// the original stays reachable underneath through that descriptor: one
 /// mount added, nothing moved, and unmounting it is the whole recovery.
 ///
-/// Files the target opened before the fault keep their descriptors on the
-/// original file system: their reads and writes go there directly, without
-/// faults. Everything opened, created, listed or looked up through the path
-/// during the fault goes through Tumult's file system.
+/// Descriptors move with the mounts (`DescriptorMover`, ptrace, as Chaos
+/// Mesh's toda does): files the target's processes opened before the fault
+/// are opened again through Tumult's file system once it is mounted, so the
+/// fault reaches them too; at recovery, files open on Tumult's file system
+/// are opened again on the original after it is unmounted and before its
+/// server stops, so they keep working. The server is always started in a
+/// session of its own and never dies with the process that started it: it
+/// stops only once recovery has moved the descriptors away from it.
 public struct IOFaultInjector: FaultInjector {
     public typealias Fault = IOFault
     public typealias UndoStep = IOUndoStep
@@ -24,22 +28,16 @@ public struct IOFaultInjector: FaultInjector {
 
     /// The `tumult` executable that serves the file system; default: this program.
     public var executable: String
-    /// Foreground attacks tie the helper to their process; detached ones
-    /// leave it in a session of its own, to be stopped by recovery.
-    public var detachHelper: Bool
 
-    public init(executable: String? = nil, detachHelper: Bool = true) {
+    public init(executable: String? = nil) {
         self.executable = executable
             ?? HelperExecutable.locate("tumult", environmentOverride: "TUMULT_EXECUTABLE", preferringRunningProgram: true)
-        self.detachHelper = detachHelper
     }
 
     /// The arguments of `tumult io-fs` for `fault`.
     public func helperArguments(_ fault: IOFault) throws -> [String] {
         let rules = try JSONEncoder().encode(fault.rules).base64EncodedString()
-        var arguments = [executable, "io-fs", "--volume", fault.volumePath, "--rules", rules]
-        if !detachHelper { arguments.append("--die-with-parent") }
-        return arguments
+        return [executable, "io-fs", "--volume", fault.volumePath, "--rules", rules]
     }
 
     /// What makes the helper enter the target's mount namespace.
@@ -70,15 +68,19 @@ public struct IOFaultInjector: FaultInjector {
 
         let summary = "file system over \(fault.volumePath) of pid \(fault.pid): \(fault.summary)"
         let unknown = IOUndoStep.unmount(pid: fault.pid, startTime: target.startTime, volumePath: fault.volumePath,
-                                         attack: attack, helper: nil, helperStartTime: nil)
+                                         attack: attack, helper: nil, helperStartTime: nil, mountID: nil)
+        // The mount the target's files under the volume are on now.
+        let underneath = MountTable.read(pid: fault.pid)?.mount(containing: fault.volumePath)?.mountID
         let sequence = try recorder.willApply(summary, undo: Self.encodeStep(unknown))
         var done = [unknown]
         do {
             let helper = try HelperProcess.start(Command(try helperArguments(fault)),
                                                  environment: Self.namespaceEnvironment(pid: fault.pid, attack: attack),
-                                                 readyPrefix: "ready", detached: detachHelper)
+                                                 readyPrefix: "ready", detached: true)
+            let mounted = MountTable.read(pid: fault.pid)?.entries(at: fault.volumePath).last { $0.fsType == Self.fileSystemType }
             let known = IOUndoStep.unmount(pid: fault.pid, startTime: target.startTime, volumePath: fault.volumePath,
-                                           attack: attack, helper: helper.pid, helperStartTime: helper.startTime)
+                                           attack: attack, helper: helper.pid, helperStartTime: helper.startTime,
+                                           mountID: mounted?.mountID)
             done = [known]
             try recorder.didApply(sequence, undo: Self.encodeStep(known))
             // Read back: the mount is in the target's table, its server alive.
@@ -88,11 +90,35 @@ public struct IOFaultInjector: FaultInjector {
             guard Processes.isAlive(helper.pid) else {
                 throw FaultError(.readBackFailed, "the file system of \(fault.volumePath) exited")
             }
+            // Files opened before the fault: onto Tumult's file system. A
+            // process that cannot be traced keeps them on the original.
+            if let underneath {
+                for pid in Self.processes(sharingMountsWith: fault.pid) {
+                    _ = try? DescriptorMover.reopen(pid: pid, onMount: underneath, under: fault.volumePath)
+                }
+            }
         } catch {
             try? recover(done, attack: attack)
             if error is FaultError { throw error }
             throw FaultError(.applyFailed, "could not apply IO \(fault.summary) over \(fault.volumePath) of pid \(fault.pid)", cause: error)
         }
+    }
+
+    /// The processes in `pid`'s mount namespace that may hold files of the
+    /// volume (Tumult's own helpers and protected processes left out).
+    static func processes(sharingMountsWith pid: Int32) -> [Int32] {
+        guard let namespace = mountNamespace(of: pid) else { return [] }
+        let ourselves = ProcessTarget.ourselves
+        return ProcessTable.pids().filter { candidate in
+            guard mountNamespace(of: candidate) == namespace, let entry = ProcessTable.entry(candidate), !entry.isGone else {
+                return false
+            }
+            return ProcessTarget.protection(of: entry, ourselves: ourselves) == nil
+        }
+    }
+
+    static func mountNamespace(of pid: Int32) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt")
     }
 
     /// How many of Tumult's mounts are over `volumePath` in `pid`'s mount namespace.
@@ -115,26 +141,52 @@ public struct IOFaultInjector: FaultInjector {
 
     func undo(_ step: IOUndoStep) throws {
         switch step {
-        case .unmount(let pid, let startTime, let volumePath, let attack, let helper, let helperStartTime):
-            // A helper asked to stop unmounts itself; one killed leaves its mount.
+        case .unmount(let pid, let startTime, let volumePath, let attack, let helper, let helperStartTime, let mountID):
+            var unmoved: [DescriptorMover.Left] = []
+            // A target that exited took its mount namespace along (the
+            // server, which also holds it, unmounts itself when stopped).
+            if ProcessTable.isSame(pid, startTime: startTime) {
+                let mounts = Set((MountTable.read(pid: pid)?.entries(at: volumePath) ?? [])
+                    .filter { $0.fsType == Self.fileSystemType }.map(\.mountID) + (mountID.map { [$0] } ?? []))
+                // Unmounted first, while the server still answers the files
+                // open on it, so that their paths name the originals again.
+                try unmountTumult(pid: pid, volumePath: volumePath)
+                for process in Self.processes(sharingMountsWith: pid) {
+                    for mount in mounts {
+                        do {
+                            unmoved += try DescriptorMover.reopen(pid: process, onMount: mount, under: volumePath).left
+                        } catch where Processes.isAlive(process) {
+                            unmoved.append(DescriptorMover.Left(pid: process, descriptor: -1, path: volumePath,
+                                                                reason: String(describing: error)))
+                        }
+                    }
+                }
+            }
             Processes.stopHelpers(of: attack, recorded: helper.map { [($0, helperStartTime)] } ?? [])
-            // A target that exited took its mount namespace (and the mount) along,
-            // unless something else holds the namespace: then the helper's
-            // own unmount on SIGTERM was the way, and a SIGKILLed helper's dead
-            // mount goes with the namespace's last process.
-            guard ProcessTable.isSame(pid, startTime: startTime) else { return }
-            var rounds = 0
-            while Self.tumultMounts(pid: pid, volumePath: volumePath) > 0 {
-                rounds += 1
-                guard rounds <= 3 else {
-                    throw FaultError(.recoverFailed, "Tumult's mount over \(volumePath) in pid \(pid)'s mount namespace stays after unmounting")
-                }
-                let result = try Spawn.run([executable, "io-fs", "--unmount", "--volume", volumePath],
-                                           environment: ["TUMULT_MOUNT_NAMESPACE": "/proc/\(pid)/ns/mnt"])
-                if !result.succeeded, Self.tumultMounts(pid: pid, volumePath: volumePath) > 0 {
-                    throw FaultError(.recoverFailed, "could not unmount \(volumePath) in pid \(pid)'s mount namespace: "
-                                     + result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-                }
+            if ProcessTable.isSame(pid, startTime: startTime) {
+                try unmountTumult(pid: pid, volumePath: volumePath)
+            }
+            if !unmoved.isEmpty {
+                throw FaultError(.recoverFailed, "unmounted, but these files open on Tumult's file system could not be "
+                                 + "moved back to the originals: " + unmoved.map(\.description).joined(separator: "; "))
+            }
+        }
+    }
+
+    /// Unmounts every Tumult mount over `volumePath` in `pid`'s mount
+    /// namespace (lazily: files open on it keep their server until it stops).
+    func unmountTumult(pid: Int32, volumePath: String) throws {
+        var rounds = 0
+        while Self.tumultMounts(pid: pid, volumePath: volumePath) > 0 {
+            rounds += 1
+            guard rounds <= 3 else {
+                throw FaultError(.recoverFailed, "Tumult's mount over \(volumePath) in pid \(pid)'s mount namespace stays after unmounting")
+            }
+            let result = try Spawn.run([executable, "io-fs", "--unmount", "--volume", volumePath],
+                                       environment: ["TUMULT_MOUNT_NAMESPACE": "/proc/\(pid)/ns/mnt"])
+            if !result.succeeded, Self.tumultMounts(pid: pid, volumePath: volumePath) > 0 {
+                throw FaultError(.recoverFailed, "could not unmount \(volumePath) in pid \(pid)'s mount namespace: "
+                                 + result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
     }

@@ -11,7 +11,7 @@ public struct IOChaosTranslator: FaultTranslator {
     public func faults(for spec: IOChaosSpec, target: Pod, peers: [Pod],
                        options: TranslationOptions) throws -> [PlannedFault] {
         let fault = IOFault(pid: try Self.process(of: target), volumePath: spec.volumePath, rules: [Self.rule(spec)])
-        return [PlannedFault(fault, injector: IOFaultInjector(detachHelper: options.detachHelpers),
+        return [PlannedFault(fault, injector: IOFaultInjector(),
                              action: "io \(spec.action.rawValue)",
                              summary: "io \(fault.summary) under \(spec.volumePath) (pod \(target.id))")]
     }
