@@ -161,6 +161,46 @@ struct FleetTests {
         #expect(try waitUntil(timeout: 20) { try rtts(fleet).allSatisfy { $0 < Self.clear } })
     }
 
+    @Test func ioChaosAndTimeChaosRunThroughARemoteDaemon() throws {
+        let target = try ProbeTarget()
+        defer { target.tearDown() }
+        let fleet = try TestFleet(machines: 1)
+        defer { fleet.tearDown() }
+        try fleet.startServer()
+        try fleet.startDaemon(0, labels: [:], inventory:
+            "pods:\n  - {name: probe, namespace: shop, netns: \(target.netns), labels: {app: probe}}\n")
+        try waitForMachines(fleet, count: 2)
+        let baseline = target.mountTable
+        func realtimeSkew() throws -> Double {
+            let before = Date().timeIntervalSince1970
+            let answer = try target.ask(["op": "clocks"])
+            return (answer["realtime"] as? Double ?? 0) - (before + Date().timeIntervalSince1970) / 2
+        }
+        let head = { (kind: String, name: String) in
+            "apiVersion: chaos-mesh.org/v1alpha1\nkind: \(kind)\nmetadata: {name: \(name), namespace: shop}\nspec:\n"
+                + "  mode: all\n  selector: {namespaces: [shop], labelSelectors: {app: probe}}\n  duration: 60s\n"
+        }
+        let time = try apply(fleet, head("TimeChaos", "skew") + "  timeOffset: -10m\n")
+        let io = try apply(fleet, head("IOChaos", "slow") + "  action: latency\n  volumePath: \(target.volume)\n"
+                           + "  methods: [write]\n  delay: 100ms\n")
+        for uid in [time, io] {
+            let injected = try waitInjected(fleet, uid, count: 1)
+            #expect(injected.first?["nodeName"] as? String == fleet.names[0])
+        }
+        #expect(abs(try realtimeSkew() + 600) < 0.03)
+        let slow = try target.writes("remote.db", count: 5)
+        #expect(slow.milliseconds.allSatisfy { abs($0 - 100) <= 10 }, "\(slow.milliseconds)")
+
+        for uid in [time, io] {
+            let (status, body) = try fleet.api("DELETE", "/api/experiments/\(uid)")
+            #expect(status == 200, "\(body)")
+        }
+        #expect(try waitUntil(timeout: 15) { abs(try realtimeSkew()) < 0.03 })
+        #expect(try waitUntil(timeout: 15) { target.mountTable == baseline })
+        let fast = try target.writes("remote.db", count: 5)
+        #expect(fast.milliseconds.allSatisfy { $0 < 10 }, "\(fast.milliseconds)")
+    }
+
     @Test func theAgentRefusesClientsWithoutTheFleetsCertificateTheTokenOrTLS() throws {
         let fleet = try TestFleet(machines: 1)
         defer { fleet.tearDown() }
