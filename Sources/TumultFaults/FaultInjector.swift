@@ -46,6 +46,19 @@ extension FaultInjector {
     public static func decodeStep(_ data: Data) throws -> UndoStep {
         try JSONDecoder().decode(UndoStep.self, from: data)
     }
+
+    /// Undoes `steps` newest first, every one even when an earlier one
+    /// failed, and throws one error naming every failure: what most
+    /// families' `recover` is.
+    public func undoEach(_ steps: [UndoStep], _ undo: (UndoStep) throws -> Void) throws {
+        var failures: [String] = []
+        for step in steps.reversed() {
+            do { try undo(step) } catch { failures.append(String(describing: error)) }
+        }
+        if !failures.isEmpty {
+            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
+        }
+    }
 }
 
 /// An injector error: what failed, in words a user can act on.

@@ -52,8 +52,18 @@ public enum ProcessTable {
 
     /// The inode of the process's network namespace.
     public static func networkNamespaceInode(of pid: Int32) -> UInt64? {
+        namespaceInode(of: pid, "net")
+    }
+
+    /// The inode of the process's mount namespace.
+    public static func mountNamespaceInode(of pid: Int32) -> UInt64? {
+        namespaceInode(of: pid, "mnt")
+    }
+
+    /// The inode of /proc/PID/ns/KIND: with it, two processes share the namespace or not.
+    static func namespaceInode(of pid: Int32, _ kind: String) -> UInt64? {
         var info = stat()
-        return stat("/proc/\(pid)/ns/net", &info) == 0 ? UInt64(info.st_ino) : nil
+        return stat("/proc/\(pid)/ns/\(kind)", &info) == 0 ? UInt64(info.st_ino) : nil
     }
 
     /// `pid`'s parent, its parent's parent ... up to pid 1.

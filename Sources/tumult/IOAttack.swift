@@ -61,7 +61,7 @@ struct IOOptions: ParsableArguments {
         rule.percent = percent
         let pid: Int32
         if let netns = attack.netns {
-            guard let first = try PodChaosTranslator.processes(in: .named(netns)).map(\.pid).min() else {
+            guard let first = try IOChaosTranslator.firstProcess(inNetworkNamespace: netns) else {
                 throw ValidationError("--netns: no process runs in \(netns).")
             }
             pid = first

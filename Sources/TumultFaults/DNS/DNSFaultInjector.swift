@@ -167,13 +167,7 @@ public struct DNSFaultInjector: FaultInjector {
     // MARK: Recover
 
     public func recover(_ steps: [DNSUndoStep], attack: String) throws {
-        var failures: [String] = []
-        for step in steps.reversed() {
-            do { try undo(step) } catch { failures.append(String(describing: error)) }
-        }
-        if !failures.isEmpty {
-            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
-        }
+        try undoEach(steps) { try undo($0) }
     }
 
     func undo(_ step: DNSUndoStep) throws {

@@ -62,7 +62,8 @@ public struct IOFaultInjector: FaultInjector {
               isDirectory.boolValue else {
             throw FaultError(.invalidFault, "volumePath \(fault.volumePath) is not a directory in pid \(fault.pid)'s file system")
         }
-        if Self.tumultMounts(pid: fault.pid, volumePath: fault.volumePath) > 0 {
+        let before = MountTable.read(pid: fault.pid)
+        if before?.entries(at: fault.volumePath).contains(where: { $0.fsType == Self.fileSystemType }) == true {
             throw FaultError(.invalidFault, "\(fault.volumePath) of pid \(fault.pid) already has an IO fault; recover it first")
         }
 
@@ -70,7 +71,7 @@ public struct IOFaultInjector: FaultInjector {
         let unknown = IOUndoStep.unmount(pid: fault.pid, startTime: target.startTime, volumePath: fault.volumePath,
                                          attack: attack, helper: nil, helperStartTime: nil, mountID: nil)
         // The mount the target's files under the volume are on now.
-        let underneath = MountTable.read(pid: fault.pid)?.mount(containing: fault.volumePath)?.mountID
+        let underneath = before?.mount(containing: fault.volumePath)?.mountID
         let sequence = try recorder.willApply(summary, undo: Self.encodeStep(unknown))
         var done = [unknown]
         do {
@@ -107,18 +108,14 @@ public struct IOFaultInjector: FaultInjector {
     /// The processes in `pid`'s mount namespace that may hold files of the
     /// volume (Tumult's own helpers and protected processes left out).
     static func processes(sharingMountsWith pid: Int32) -> [Int32] {
-        guard let namespace = mountNamespace(of: pid) else { return [] }
+        guard let namespace = ProcessTable.mountNamespaceInode(of: pid) else { return [] }
         let ourselves = ProcessTarget.ourselves
         return ProcessTable.pids().filter { candidate in
-            guard mountNamespace(of: candidate) == namespace, let entry = ProcessTable.entry(candidate), !entry.isGone else {
+            guard ProcessTable.mountNamespaceInode(of: candidate) == namespace, let entry = ProcessTable.entry(candidate), !entry.isGone else {
                 return false
             }
             return ProcessTarget.protection(of: entry, ourselves: ourselves) == nil
         }
-    }
-
-    static func mountNamespace(of pid: Int32) -> String? {
-        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt")
     }
 
     /// How many of Tumult's mounts are over `volumePath` in `pid`'s mount namespace.
@@ -130,13 +127,7 @@ public struct IOFaultInjector: FaultInjector {
     // MARK: Recover
 
     public func recover(_ steps: [IOUndoStep], attack: String) throws {
-        var failures: [String] = []
-        for step in steps.reversed() {
-            do { try undo(step) } catch { failures.append(String(describing: error)) }
-        }
-        if !failures.isEmpty {
-            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
-        }
+        try undoEach(steps) { try undo($0) }
     }
 
     func undo(_ step: IOUndoStep) throws {

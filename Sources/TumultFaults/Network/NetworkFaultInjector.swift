@@ -215,13 +215,7 @@ public struct NetworkFaultInjector: FaultInjector {
     // MARK: Recover
 
     public func recover(_ steps: [NetworkUndoStep], attack: String) throws {
-        var failures: [String] = []
-        for step in steps.reversed() {
-            do { try undo(step, attack: attack) } catch { failures.append(String(describing: error)) }
-        }
-        if !failures.isEmpty {
-            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
-        }
+        try undoEach(steps) { try undo($0, attack: attack) }
     }
 
     func undo(_ step: NetworkUndoStep, attack: String) throws {

@@ -210,13 +210,7 @@ public struct ProcessFaultInjector: FaultInjector {
     // MARK: Recover
 
     public func recover(_ steps: [ProcessUndoStep], attack: String) throws {
-        var failures: [String] = []
-        for step in steps.reversed() {
-            do { try undo(step) } catch { failures.append(String(describing: error)) }
-        }
-        if !failures.isEmpty {
-            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
-        }
+        try undoEach(steps) { try undo($0) }
     }
 
     func undo(_ step: ProcessUndoStep) throws {

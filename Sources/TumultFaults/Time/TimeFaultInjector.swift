@@ -80,13 +80,7 @@ public struct TimeFaultInjector: FaultInjector {
     }
 
     public func recover(_ steps: [TimeUndoStep], attack: String) throws {
-        var failures: [String] = []
-        for step in steps.reversed() {
-            do { try undo(step) } catch { failures.append(String(describing: error)) }
-        }
-        if !failures.isEmpty {
-            throw FaultError(.recoverFailed, "could not undo everything: " + failures.joined(separator: "; "))
-        }
+        try undoEach(steps) { try undo($0) }
     }
 
     func undo(_ step: TimeUndoStep) throws {

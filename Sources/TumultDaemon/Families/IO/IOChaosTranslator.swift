@@ -36,11 +36,17 @@ public struct IOChaosTranslator: FaultTranslator {
     static func process(of pod: Pod) throws -> Int32 {
         if let pid = pod.pid { return pid }
         if let netns = pod.netns {
-            guard let first = try PodChaosTranslator.processes(in: .named(netns)).map(\.pid).min() else {
+            guard let first = try firstProcess(inNetworkNamespace: netns) else {
                 throw FaultError(.invalidFault, "no process runs in pod \(pod.id) to inject IO faults into")
             }
             return first
         }
         throw pod.unreachable
+    }
+
+    /// The process whose mount namespace stands for a named network
+    /// namespace's: its first (lowest pid), Tumult's own left out; nil when none runs there.
+    public static func firstProcess(inNetworkNamespace name: String) throws -> Int32? {
+        try PodChaosTranslator.processes(in: .named(name)).map(\.pid).min()
     }
 }
