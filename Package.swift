@@ -84,6 +84,7 @@ let package = Package(
                 "TumultModel", "TumultSystem", "CTumultFuse",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The host agent: the journal written before the host changes, recovery,

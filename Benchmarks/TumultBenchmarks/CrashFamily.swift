@@ -14,10 +14,11 @@ enum CrashFamily: String, CaseIterable, Sendable {
     case diskPayload = "disk-payload"
     case ioLatency = "io-latency"
     case timeSkew = "time-skew"
+    case tcpLatency = "tcp-latency"
 
     /// The families run when none are named (`disk-payload` only on request).
     static let standard: [CrashFamily] = [.delay, .partition, .bandwidth, .stressCPU, .processStop, .processFreeze, .dnsError, .diskFill,
-                                          .ioLatency, .timeSkew]
+                                          .ioLatency, .timeSkew, .tcpLatency]
 
     /// The Kubernetes-style namespace of the soak's pods and experiments.
     static let namespace = "crash-soak"
@@ -49,6 +50,8 @@ enum CrashFamily: String, CaseIterable, Sendable {
             ["attack", "io", "latency", "--pid", String(bed.targetPID), "--volume-path", bed.disk, "--delay", "10ms"]
         case .timeSkew:
             ["attack", "time", "--pid", String(bed.targetPID), "--offset", "-10m"]
+        case .tcpLatency:
+            ["attack", "tcp", "latency", "--netns", bed.a, "--port", "7", "--latency", "50"]
         }
     }
 
@@ -92,6 +95,10 @@ enum CrashFamily: String, CaseIterable, Sendable {
             return head("IOChaos") + "  action: latency\n  volumePath: \(bed.disk)\n  delay: 10ms\n"
         case .timeSkew:
             return head("TimeChaos") + "  timeOffset: -10m\n"
+        case .tcpLatency:
+            // Tumult's own kind, of its own API group.
+            return head("TCPChaos").replacingOccurrences(of: "chaos-mesh.org/v1alpha1", with: "tumult.dev/v1alpha1")
+                + "  port: 7\n  toxics: [{type: latency, attributes: {latency: 50}}]\n"
         case .processStop, .diskFill, .diskPayload:
             return nil
         }

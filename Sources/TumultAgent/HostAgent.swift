@@ -29,6 +29,13 @@ public protocol HostAgent: Sendable {
     /// already recovered, or unknown to the host, succeed.
     func recover(_ attacks: [AttackID]) async throws
 
+    /// Changes running attacks to the faults `request.injection`'s document
+    /// now asks for on the same target, in place: nothing is recovered, so
+    /// the target's connections keep going. Refused (`unsupported`) for a
+    /// family that can only recover and inject again; the faults are then
+    /// unchanged and the caller does that instead.
+    func reconfigure(_ request: ReconfigureRequest) async throws
+
     /// The liveness check: reads back each of `attacks` (the read-back of
     /// apply) and applies again those found lost. One report per lost attack.
     func heal(_ attacks: [AttackID]) async throws -> [LostFault]
@@ -63,6 +70,14 @@ public protocol HostAgent: Sendable {
 
     /// The attacks made outside experiments (chaosd's experiment list).
     func directAttacks() async throws -> [HostAttack]
+}
+
+extension HostAgent {
+    /// An agent that cannot change a running fault in place says so; the
+    /// controller then recovers the target and injects the new document.
+    public func reconfigure(_ request: ReconfigureRequest) async throws {
+        throw AgentError(.unsupported, "machine \(machine) cannot change a running fault in place")
+    }
 }
 
 /// The agent protocol's version, and where its routes live.

@@ -26,6 +26,7 @@ enum AgentPath {
     static let pods = "pods"
     static let inject = "inject"
     static let recover = "recover"
+    static let reconfigure = "reconfigure"
     static let heal = "heal"
     static let attacks = "attacks"
     static let orphans = "orphans"

@@ -11,7 +11,7 @@ import TumultAgent
 /// protocol version first, and answers failures as a JSON `AgentError`
 /// with its status, so a remote caller sees what an in-process one would.
 public struct AgentRoutes: Sendable {
-    /// `inject` carries a whole document and its peers.
+    /// `inject` and `reconfigure` carry a whole document and its peers.
     public static let injectBodyLimit = 8 << 20
     /// Every other body: ids, queries, a chaosd attack.
     public static let bodyLimit = 1 << 20
@@ -43,6 +43,11 @@ public struct AgentRoutes: Sendable {
         routes.post(RouterPath(AgentPath.recover)) { request, _ in
             let attacks = try await AgentReply.decode([AttackID].self, from: request, limit: Self.bodyLimit)
             try await agent.recover(attacks)
+            return try AgentReply.json(EmptyReply())
+        }
+        routes.post(RouterPath(AgentPath.reconfigure)) { request, _ in
+            let reconfiguration = try await AgentReply.decode(ReconfigureRequest.self, from: request, limit: Self.injectBodyLimit)
+            try await agent.reconfigure(reconfiguration)
             return try AgentReply.json(EmptyReply())
         }
         routes.post(RouterPath(AgentPath.heal)) { request, _ in

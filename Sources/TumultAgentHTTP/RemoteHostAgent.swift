@@ -71,6 +71,12 @@ public final class RemoteHostAgent: HostAgent {
         let _: EmptyReply = try await post(AgentPath.recover, attacks.map(theirs), timeout: Self.slowTimeout)
     }
 
+    public func reconfigure(_ request: ReconfigureRequest) async throws {
+        var request = request
+        request.attacks = request.attacks.map(theirs)
+        let _: EmptyReply = try await post(AgentPath.reconfigure, request, timeout: Self.slowTimeout)
+    }
+
     public func heal(_ attacks: [AttackID]) async throws -> [LostFault] {
         let lost: [LostFault] = try await post(AgentPath.heal, attacks.map(theirs), timeout: Self.slowTimeout)
         return lost.map { fault in

@@ -89,17 +89,22 @@ public actor Controller {
     private var dirtyExperiments: Set<String> = []
     private var dirtySchedules: Set<String> = []
     /// `uid#index` of targets with an injection or recovery under way.
-    private var inFlight: Set<TargetKey> = []
+    var inFlight: Set<TargetKey> = []
     /// Targets under way per experiment, so that "is it busy" is one lookup.
-    private var busyCount: [String: Int] = [:]
+    var busyCount: [String: Int] = [:]
+    /// Callers waiting for an experiment to have no target under way (`reconfigure`).
+    var idleWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     struct TargetKey: Hashable { var experiment: String; var index: Int }
-    private func markBusy(_ uid: String, _ index: Int) {
+    func markBusy(_ uid: String, _ index: Int) {
         if inFlight.insert(TargetKey(experiment: uid, index: index)).inserted { busyCount[uid, default: 0] += 1 }
     }
-    private func markDone(_ uid: String, _ index: Int) {
+    func markDone(_ uid: String, _ index: Int) {
         if inFlight.remove(TargetKey(experiment: uid, index: index)) != nil {
             let left = (busyCount[uid] ?? 1) - 1
             busyCount[uid] = left > 0 ? left : nil
+            if left <= 0, let waiters = idleWaiters.removeValue(forKey: uid) {
+                for waiter in waiters { waiter.resume() }
+            }
         }
     }
     private var loop: Task<Void, Never>?
@@ -129,7 +134,7 @@ public actor Controller {
         halted = try store.isHalted()
     }
 
-    private var now: Date { configuration.clock() }
+    var now: Date { configuration.clock() }
 
     // MARK: Running
 
@@ -282,7 +287,7 @@ public actor Controller {
 
     /// Writes what is pending now, so that an acknowledged apply or delete
     /// survives a kill -9 that comes before the loop's next pass.
-    private func commit() throws {
+    func commit() throws {
         guard !deferringCommits else { return }
         flush()
         guard batch.isEmpty else {
@@ -859,7 +864,9 @@ public actor Controller {
     // MARK: Work
 
     struct Work: Sendable {
-        enum Operation: Sendable { case inject, recover, watch }
+        /// `reconfigure`: the target's running faults changed in place to
+        /// the experiment's current document (`Controller.reconfigure`).
+        enum Operation: Sendable { case inject, recover, watch, reconfigure }
         var experiment: String
         var index: Int
         var operation: Operation
@@ -875,9 +882,9 @@ public actor Controller {
         var lost: [LostFault] = []
     }
 
-    private func perform(_ work: [Work]) async -> [Outcome] {
+    func perform(_ work: [Work]) async -> [Outcome] {
         var prepared = work
-        for position in prepared.indices where prepared[position].operation == .inject {
+        for position in prepared.indices where prepared[position].operation == .inject || prepared[position].operation == .reconfigure {
             let item = prepared[position]
             guard let record = experiments[item.experiment] else { continue }
             let target = record.records[item.index]
@@ -909,6 +916,10 @@ public actor Controller {
                             outcome = Outcome(work: item, attacks: [], error: nil)
                         case .watch:
                             return Outcome(work: item, attacks: item.attacks, error: nil, lost: await hosts.heal(item.attacks))
+                        case .reconfigure:
+                            guard let request = item.request else { return Outcome(work: item, attacks: item.attacks, error: "experiment gone") }
+                            try await hosts.reconfigure(item.attacks, request)
+                            return Outcome(work: item, attacks: item.attacks, error: nil)
                         }
                     } catch {
                         outcome = Outcome(work: item, attacks: item.attacks, error: String(describing: error))
@@ -934,7 +945,7 @@ public actor Controller {
         }
     }
 
-    private func apply(_ outcomes: [Outcome], at moment: Date) {
+    func apply(_ outcomes: [Outcome], at moment: Date) {
         var touched: [String: ExperimentRecord] = [:]
         var lateRecoveries: [Work] = []
         for outcome in outcomes {
@@ -972,6 +983,14 @@ public actor Controller {
             case (.recover, let error?):
                 target.record(RecordEvent(type: .failed, operation: .recover, message: error, timestamp: moment))
                 emit(record, reason: "Failed", message: "recover \(target.id): \(error)", type: .warning)
+            case (.reconfigure, nil):
+                target.record(RecordEvent(type: .succeeded, operation: .apply, message: "changed in place", timestamp: moment))
+                emit(record, reason: "Reconfigured", message: "changed the faults on \(target.id) in place")
+            case (.reconfigure, let error?):
+                // The caller (`reconfigure`) recovers and injects it afresh.
+                target.record(RecordEvent(type: .failed, operation: .apply, message: "not changed in place: \(error)", timestamp: moment))
+                emit(record, reason: "NotReconfigured", message: "could not change the faults on \(target.id) in place: \(error)",
+                     type: .warning)
             case (.watch, _):
                 for lost in outcome.lost {
                     target.faultsLost = (target.faultsLost ?? 0) + 1
@@ -1014,7 +1033,7 @@ public actor Controller {
 
     // MARK: Bookkeeping
 
-    private func store(_ record: ExperimentRecord) {
+    func store(_ record: ExperimentRecord) {
         let key = Self.nameKey(record.kind, record.namespace, record.name)
         if record.isDeleted {
             if liveByName[key] == record.uid { liveByName[key] = nil }
@@ -1044,7 +1063,7 @@ public actor Controller {
         dirtySchedules.insert(record.uid)
     }
 
-    private func emit(_ record: ExperimentRecord, reason: String, message: String, type: EventRecord.EventType = .normal) {
+    func emit(_ record: ExperimentRecord, reason: String, message: String, type: EventRecord.EventType = .normal) {
         emit(kind: record.kind.rawValue, uid: record.uid, namespace: record.namespace, name: record.name,
              reason: reason, message: message, type: type)
     }
@@ -1058,7 +1077,7 @@ public actor Controller {
     }
 
     /// Writes what changed in one transaction and tells live views.
-    private func flush() {
+    func flush() {
         let moment = now
         for uid in dirtyExperiments {
             if let record = experiments[uid] { batch.experiments.append(record) }

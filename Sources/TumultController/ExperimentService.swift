@@ -28,6 +28,9 @@ public protocol ExperimentService: Sendable {
     func delete(_ uid: String) async throws
     /// Sets or clears Chaos Mesh's pause annotation.
     func setPaused(_ uid: String, _ paused: Bool) async throws
+    /// Gives a running experiment a new spec in place, its targets'
+    /// connections kept where their hosts can (`Controller.reconfigure`).
+    func reconfigure(_ uid: String, to document: ChaosDocument) async throws -> Controller.Reconfiguration
 
     func experiment(_ uid: String) async -> ExperimentRecord?
     func schedule(_ uid: String) async -> ScheduleRecord?
@@ -51,6 +54,13 @@ public protocol ExperimentService: Sendable {
 
     /// A stream of changes for live views; ends at shutdown.
     func updates() async -> AsyncStream<Controller.Update>
+}
+
+extension ExperimentService {
+    /// A service that cannot change a running experiment in place says so.
+    public func reconfigure(_ uid: String, to document: ChaosDocument) async throws -> Controller.Reconfiguration {
+        throw ControllerError(.unsupported, "changing a running experiment in place is not supported here: apply the new document")
+    }
 }
 
 extension Controller: ExperimentService {}

@@ -28,6 +28,16 @@ struct FleetRouter: Sendable {
         return try await host.inject(request)
     }
 
+    /// Changes a target's running `attacks` in place to what `request`'s
+    /// document asks for, on the host the target is on (where `inject` put them).
+    func reconfigure(_ attacks: [AttackID], _ request: InjectionRequest) async throws {
+        var request = request
+        let machine = request.target.nodeName
+        let host = try agent(for: machine)
+        if let leaseSeconds, machine != fleet.localMachine { request.leaseSeconds = leaseSeconds }
+        try await host.reconfigure(ReconfigureRequest(attacks: attacks, injection: request))
+    }
+
     /// Recovers on every host that holds one of `attacks`; ids of machines
     /// no longer in the fleet cannot be recovered and say so.
     func recover(_ attacks: [AttackID]) async throws {

@@ -42,10 +42,16 @@ public enum StatusView {
 
     /// The spec's `action`, when the kind has one (`delay`), else "".
     public static func action(of document: ChaosDocument) -> String {
-        guard let spec = try? ValueEncoder().encode(document.spec), let action = spec.objectValue?["action"]?.stringValue else {
-            return ""
+        guard let spec = (try? ValueEncoder().encode(document.spec))?.objectValue else { return "" }
+        if let action = spec["action"]?.stringValue { return action }
+        // Kinds without an `action` field: what their spec does, in their own words.
+        if case .array(let toxics)? = spec["toxics"] {
+            return toxics.compactMap { $0.objectValue?["type"]?.stringValue }.joined(separator: ",")
         }
-        return action
+        for action in ["abort", "delay", "replace", "patch"] where spec[action] != nil && spec[action] != .bool(false) {
+            return action
+        }
+        return ""
     }
 
     public static func timestamp(_ date: Date) -> String {

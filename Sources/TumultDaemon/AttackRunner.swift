@@ -69,6 +69,40 @@ public struct AttackRunner: Sendable {
         try journal.update(uid, state: attack.state == .failed ? .failed : .recovered)
     }
 
+    /// Makes injected attack `uid` become `fault` (its family's fault as
+    /// JSON) in place, without recovering it: the family is told the new
+    /// fault, then the journal keeps it, so that a fault restored after a
+    /// loss (or by a restarted daemon) is the new one. Holds the attack's
+    /// lock, so neither a recovery nor a restore interleaves. Refuses an
+    /// attack the journal does not hold as injected, and a family that can
+    /// only recover and inject again; the fault is then unchanged.
+    public func reconfigure(_ uid: String, to fault: String) throws {
+        try journal.locks.withLock(uid) {
+            guard let attack = try journal.attack(uid) else {
+                throw FaultError(.invalidFault, "no attack \(uid) in the journal")
+            }
+            guard attack.state == .injected else {
+                throw FaultError(.invalidFault, "attack \(uid) is \(attack.state.rawValue), not injected: only a running fault changes in place")
+            }
+            guard let family = registry.family(attack.family) else {
+                throw FaultError(.unsupported, "attack \(uid) is of family \(attack.family), which this build does not know")
+            }
+            guard let reconfigure = family.reconfigure else {
+                throw FaultError(.unsupported, "a \(attack.family) fault cannot change while it runs: recover it and inject the new one")
+            }
+            try reconfigure(try journal.steps(of: uid).map(\.undo), fault, uid)
+            try journal.replaceFault(of: uid, with: fault)
+        }
+    }
+
+    /// The same with a planned fault, which must be of the attack's family.
+    public func reconfigure(_ uid: String, to fault: PlannedFault) throws {
+        if let attack = try journal.attack(uid), attack.family != fault.family {
+            throw FaultError(.invalidFault, "attack \(uid) is a \(attack.family) fault; a \(fault.family) fault cannot replace it in place")
+        }
+        try reconfigure(uid, to: fault.encodedFault)
+    }
+
     /// Reads back one injected attack: what of it is no longer on the host
     /// (empty while it holds, or when the attack is not injected).
     public func check(_ uid: String) throws -> [String] {

@@ -236,6 +236,21 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Replaces the fault journaled for `uid` (JSON, as its injector
+    /// encodes it) once the running fault has been changed in place, so
+    /// that restoring it after a loss applies what now runs, not what ran
+    /// first. Throws when the journal has no such attack.
+    public func replaceFault(of uid: String, with fault: String) throws {
+        try database.write { db in
+            guard var attack = try Attack.fetchOne(db, key: uid) else {
+                throw FaultError(.invalidFault, "no attack \(uid) in the journal")
+            }
+            attack.fault = fault
+            attack.updatedAt = Date()
+            try attack.update(db)
+        }
+    }
+
     public func attack(_ uid: String) throws -> Attack? {
         try database.read { db in try Attack.fetchOne(db, key: uid) }
     }

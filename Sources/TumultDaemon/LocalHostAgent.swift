@@ -79,6 +79,55 @@ public struct LocalHostAgent: HostWatching {
         try await run { try agent.recover(uids) }
     }
 
+    /// Translates the new document for the target as `inject` would, then
+    /// changes each attack, in order, to the new fault of its family: the
+    /// k-th attack of a family takes the family's k-th planned fault. All
+    /// of it is checked (every attack injected here, as many new faults as
+    /// running ones) before the first attack changes.
+    public func reconfigure(_ request: ReconfigureRequest) async throws {
+        let uids = own(request.attacks)
+        let injection = request.injection
+        try await run {
+            do {
+                if let seconds = injection.leaseSeconds, seconds > 0 {
+                    _ = try journal.renewLease(controller: injection.owner.controller, seconds: seconds)
+                }
+                let target = try podResolver.resolve(injection.target, for: injection.document)
+                let planned = try agent.plan(document: injection.document, target: target, peers: injection.peers)
+                var pairs: [(uid: String, fault: PlannedFault)] = []
+                var taken: [String: Int] = [:]
+                for uid in uids {
+                    guard let attack = try journal.attack(uid) else {
+                        throw AgentError(.notFound, "no attack \(uid) on machine \(machine)")
+                    }
+                    guard attack.state == .injected else {
+                        throw AgentError(.invalid, "attack \(uid) is \(attack.state.rawValue), not injected: only a running fault changes in place")
+                    }
+                    let ofFamily = planned.filter { $0.family == attack.family }
+                    let position = taken[attack.family, default: 0]
+                    guard position < ofFamily.count else {
+                        throw AgentError(.invalid, "the new document makes \(ofFamily.count) \(attack.family) "
+                                         + "fault\(ofFamily.count == 1 ? "" : "s") for \(injection.target.id), fewer than the running ones: "
+                                         + "it cannot change in place")
+                    }
+                    taken[attack.family] = position + 1
+                    pairs.append((uid, ofFamily[position]))
+                }
+                for family in Set(planned.map(\.family)) where planned.filter({ $0.family == family }).count != taken[family, default: 0] {
+                    throw AgentError(.invalid, "the new document makes more \(family) faults for \(injection.target.id) "
+                                     + "than the \(taken[family, default: 0]) running: it cannot change in place")
+                }
+                for pair in pairs { try agent.runner.reconfigure(pair.uid, to: pair.fault) }
+            } catch let error as FaultError {
+                switch error.code {
+                case .unsupported: throw AgentError(.unsupported, error.description)
+                case .invalidFault: throw AgentError(.invalid, error.description)
+                default: throw AgentError(.failed, error.description)
+                }
+            }
+        }
+    }
+
     public func heal(_ attacks: [AttackID]) async throws -> [LostFault] {
         let uids = own(attacks)
         return try await run {

@@ -174,6 +174,7 @@ private func makeApplication(configuration: ServerConfiguration, parts: ServerPa
     DashboardRoutes(parts: parts).register(on: router)
     if let agent = parts.agent { ServerChaosdRoutes(agent: agent).register(on: router) }
     MachineRoutes(parts: parts).register(on: router)
+    ToxicRoutes(parts: parts).register(on: router)
     // Metrics: `GET /metrics`, behind the bearer token like the API.
     MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
     OpenAPIRoutes().register(on: router)

@@ -71,6 +71,17 @@ public enum HostReadBack {
         }
     }
 
+    /// Whether a TCP socket in `pid`'s network namespace listens on `port`
+    /// (any address; `/proc/PID/net/tcp`, state 0A). Nil when it cannot be read.
+    public static func listensTCP(_ pid: Int32, port: Int) -> Bool? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/tcp", encoding: .utf8) else { return nil }
+        let wanted = String(format: ":%04X", port)
+        return text.split(separator: "\n").dropFirst().contains { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 3 && fields[1].hasSuffix(wanted) && fields[3] == "0A"
+        }
+    }
+
     /// The value of `--name` (or `--name=value`) in `pid`'s command line.
     public static func argument(_ name: String, of pid: Int32) -> String? {
         let arguments = ProcessTable.arguments(of: pid)

@@ -11,7 +11,7 @@ struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inject one fault into one target: a network namespace, a process (its namespace, cgroups or itself), a filesystem, or the host.",
         subcommands: [NetworkAttack.self, StressAttack.self, DiskAttack.self, ProcessAttack.self, DNSAttack.self, IOAttack.self,
-                      TimeAttack.self, AttackList.self]
+                      TimeAttack.self, TCPAttack.self, AttackList.self]
     )
 }
 

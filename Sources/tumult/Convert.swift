@@ -2,11 +2,11 @@ import ArgumentParser
 import TumultModel
 
 /// `tumult convert`: prints documents as Chaos Mesh 2.x stores them:
-/// `chaos-mesh.org/v1alpha1`, legacy schedulers turned into Schedules, and
+/// `chaos-mesh.org/v1alpha1` (Tumult's own TCPChaos: `tumult.dev/v1alpha1`), legacy schedulers turned into Schedules, and
 /// every default filled in.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print documents normalised to chaos-mesh.org/v1alpha1 with defaults filled in.",
+        abstract: "Print documents normalised to chaos-mesh.org/v1alpha1 (TCPChaos: tumult.dev/v1alpha1) with defaults filled in.",
         discussion: "Objects that are not chaos documents are passed through unchanged. Invalid documents are reported on standard error and make the exit status 1."
     )
 

@@ -101,7 +101,9 @@ struct ManifestsCommand: ParsableCommand {
         let files = DeployManifests.helmCRDFiles()
         let names = Set(files.map(\.name))
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for stale in existing where stale.hasPrefix("chaos-mesh.org_") && stale.hasSuffix(".yaml") && !names.contains(stale) {
+        let groups = [ChaosKind.chaosMeshGroup, ChaosKind.tumultGroup]
+        for stale in existing where groups.contains(where: { stale.hasPrefix("\($0)_") }) && stale.hasSuffix(".yaml")
+            && !names.contains(stale) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(stale))
         }
         for file in files {

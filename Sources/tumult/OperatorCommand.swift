@@ -69,7 +69,7 @@ struct FleetClientOptions: ParsableArguments {
 struct OperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "operator",
-        abstract: "Reconcile chaos-mesh.org objects of a Kubernetes cluster through the nodes' tumult daemons.",
+        abstract: "Reconcile chaos-mesh.org (and tumult.dev) objects of a Kubernetes cluster through the nodes' tumult daemons.",
         discussion: """
             Watches every chaos kind Tumult runs and Schedules, cluster-wide or in the --watch-namespace given; \
             selects pods from its cache of the API server; injects through the daemon on each target's node \
@@ -174,11 +174,12 @@ struct OperatorCommand: AsyncParsableCommand {
     }
 }
 
-/// `tumult crds`: the chaos-mesh.org CustomResourceDefinitions, generated from Tumult's model.
+/// `tumult crds`: the chaos-mesh.org CustomResourceDefinitions, and Tumult's own
+/// tcpchaos.tumult.dev, generated from Tumult's model.
 struct CRDsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crds",
-        abstract: "Print the chaos-mesh.org CRDs generated from Tumult's model (kubectl apply -f -).",
+        abstract: "Print the chaos-mesh.org CRDs (and Tumult's own tcpchaos.tumult.dev) generated from Tumult's model (kubectl apply -f -).",
         discussion: "Interchangeable with Chaos Mesh's own: docs/crds.md lists every difference and why none changes what a document means."
     )
 

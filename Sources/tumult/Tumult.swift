@@ -10,8 +10,8 @@ struct Tumult: AsyncParsableCommand {
         abstract: "Chaos engineering for Linux hosts, driven by Chaos Mesh documents.",
         version: version,
         subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, ServerCommand.self, RunCommand.self,
-                      Apply.self, Get.self, Describe.self, Delete.self, Pause.self, Resume.self, Halt.self, Unhalt.self,
-                      DaemonCommand.self, Certs.self, DNSResponderCommand.self, IOFileSystemCommand.self, OperatorCommand.self, CRDsCommand.self, ManifestsCommand.self]
+                      Apply.self, Get.self, Describe.self, Delete.self, Pause.self, Resume.self, Halt.self, Unhalt.self, Toxics.self,
+                      DaemonCommand.self, Certs.self, DNSResponderCommand.self, IOFileSystemCommand.self, ProxyCommand.self, OperatorCommand.self, CRDsCommand.self, ManifestsCommand.self]
     )
 
     /// Misuse exits with 2, as documented, rather than the parser's 64.

@@ -140,12 +140,12 @@ import TumultModel
             #expect(notYAML.status == .badRequest)
             let unsupported = try await Self.post(client, "/api/experiments", """
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: HTTPChaos
+                kind: JVMChaos
                 metadata: {name: web}
-                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
+                spec: {mode: all, selector: {}, action: latency, class: Main, method: hello, latency: 1000, port: 9277}
                 """)
             #expect(unsupported.status == .badRequest)
-            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "HTTPChaos is not supported on this host yet (supported: DNSChaos, IOChaos, NetworkChaos, PhysicalMachine, PhysicalMachineChaos, PodChaos, StressChaos, TimeChaos)")
+            #expect(try Self.object(unsupported.body)["message"] as? String ?? "" == "JVMChaos is not supported on this host yet (supported: DNSChaos, HTTPChaos, IOChaos, NetworkChaos, PhysicalMachine, PhysicalMachineChaos, PodChaos, StressChaos, TCPChaos, TimeChaos)")
         }
     }
 

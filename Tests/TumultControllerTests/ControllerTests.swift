@@ -291,9 +291,9 @@ let delayYAML = """
         await #expect(throws: ControllerError.self) {
             try await controller.apply(try document("""
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: HTTPChaos
+                kind: JVMChaos
                 metadata: {name: web}
-                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
+                spec: {mode: all, selector: {}, action: latency, class: Main, method: hello, latency: 1000, port: 9277}
                 """))
         }
         #expect(await controller.allExperiments().isEmpty)

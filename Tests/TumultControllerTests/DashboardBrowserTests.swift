@@ -195,7 +195,8 @@ struct DashboardBrowserTests {
             ])
             let verdicts = try #require(results[2] as? [String: [String: String]])
             #expect(Set(verdicts.keys) == ["network-delay", "network-loss", "network-partition", "network-bandwidth",
-                                            "cpu-stress", "memory-stress", "process-kill", "process-freeze"])
+                                            "cpu-stress", "memory-stress", "process-kill", "process-freeze",
+                                            "tcp-latency", "tcp-bandwidth", "tcp-reset"])
             for (fault, verdict) in verdicts {
                 #expect(verdict["status"] == "validation ok", "\(fault): \(verdict["text"] ?? "") in\n\(verdict["yaml"] ?? "")")
                 // What the browser accepted, the loader accepts too.
@@ -244,6 +245,51 @@ struct DashboardBrowserTests {
             #expect(results[1] as? String == "same page", "the page was not reloaded")
         }
     }
+
+    /// A TCPChaos (Tumult's own kind) lists like the others, filters by its
+    /// kind, and its page shows its port, connections and toxics.
+    @Test func aTCPChaosShowsItsToxics() async throws {
+        let browser = try await BrowserSession.start()
+        defer { browser.stop() }
+        let server = try await DashboardServer.start()
+        try await withServer(server) {
+            let document = try #require(try DocumentLoader().load(Self.tcpNowhere).first?.document)
+            let (uid, _) = try await server.parts.controller.apply(document)
+            let results = try await browser.run([
+                .navigate("\(server.url)/#/experiments?kind=TCPChaos"),
+                .wait("document.querySelector('tr[data-uid=\"\(uid)\"]')"),
+                .eval("[...document.querySelectorAll('#experiment-list tbody tr')].length"),
+                .navigate("\(server.url)/#/experiments/\(uid)"),
+                .wait("document.querySelectorAll('tr.toxic').length === 2"),
+                .eval(#"""
+                    [...document.querySelectorAll('tr.toxic')].map((row) => [...row.cells].map((cell) => cell.textContent).join('|'))
+                      .concat([document.querySelector('.summary').textContent])
+                    """#),
+                .screenshot("tcpchaos-detail"),
+            ])
+            #expect(results[2] as? Int == 1)
+            let rows = try #require(results[5] as? [String])
+            #expect(rows.count == 3)
+            #expect(rows.first == "latency_downstream|latency|downstream|1|latency=100 jitter=10")
+            #expect(rows.dropFirst().first == "cut|limit_data|upstream|0.5|bytes=10000")
+            #expect(rows.last?.contains("6379") == true && rows.last?.contains("outgoing") == true, "\(rows.last ?? "")")
+        }
+    }
+
+    static let tcpNowhere = """
+        apiVersion: tumult.dev/v1alpha1
+        kind: TCPChaos
+        metadata: {name: redis-slow, namespace: shop}
+        spec:
+          mode: all
+          selector: {pods: {shop: [no-such-pod]}}
+          port: 6379
+          connections: outgoing
+          toxics:
+          - {type: latency, attributes: {latency: 100, jitter: 10}}
+          - {name: cut, type: limit_data, stream: upstream, toxicity: 0.5, attributes: {bytes: 10000}}
+          duration: 1h
+        """
 
     // MARK: (b) (c) (d) a NetworkChaos through the form, for real
 

@@ -79,9 +79,9 @@ import TumultModel
 
             let unsupported = try Self.object(try await client.execute(uri: "/api/validate", method: .post, headers: [.contentType: "application/yaml"], body: ByteBuffer(string: """
                 apiVersion: chaos-mesh.org/v1alpha1
-                kind: HTTPChaos
+                kind: JVMChaos
                 metadata: {name: web}
-                spec: {mode: all, selector: {}, target: Request, port: 80, abort: true}
+                spec: {mode: all, selector: {}, action: latency, class: Main, method: hello, latency: 1000, port: 9277}
                 """)).body)
             #expect((unsupported["errors"] as? [[String: Any]])?.first?["path"] as? String == "kind")
             #expect(await parts.controller.allExperiments().isEmpty)

@@ -304,6 +304,19 @@ import TumultModel
                 check(refusedAttack, "/api/attack/\(kind)", "post")
             }
             check(try await client.execute(uri: "/api/attack/no-such-attack", method: .delete), "/api/attack/{uid}", "delete")
+            // The live toxics of a TCPChaos there is none of (ToxicRoutesTests has the rest).
+            let toxics = "/api/tcpchaos/shop/no-such-chaos/toxics"
+            let toxic = #"{"type": "latency", "attributes": {"latency": 10}}"#
+            check(try await client.execute(uri: toxics, method: .get), "/api/tcpchaos/{namespace}/{name}/toxics", "get")
+            check(try await client.execute(uri: toxics, method: .post, headers: json, body: ByteBuffer(string: toxic)),
+                  "/api/tcpchaos/{namespace}/{name}/toxics", "post")
+            check(try await client.execute(uri: toxics + "/latency_downstream", method: .get),
+                  "/api/tcpchaos/{namespace}/{name}/toxics/{toxic}", "get")
+            check(try await client.execute(uri: toxics + "/latency_downstream", method: .post, headers: json,
+                                           body: ByteBuffer(string: #"{"toxicity": 0.5}"#)),
+                  "/api/tcpchaos/{namespace}/{name}/toxics/{toxic}", "post")
+            check(try await client.execute(uri: toxics + "/latency_downstream", method: .delete),
+                  "/api/tcpchaos/{namespace}/{name}/toxics/{toxic}", "delete")
 
             // Deletes.
             check(try await client.execute(uri: "/api/experiments/\(uid)", method: .delete), "/api/experiments/{uid}", "delete")

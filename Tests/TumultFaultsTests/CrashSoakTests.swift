@@ -24,7 +24,7 @@ struct CrashSoakTests {
 
     @Test func killedAtRandomMomentsTumultLeavesNothingBehind() throws {
         let kills = 16
-        let families = ["delay", "partition", "stress-cpu", "process-freeze", "dns-error", "disk-fill", "io-latency", "time-skew"]
+        let families = ["delay", "partition", "stress-cpu", "process-freeze", "dns-error", "disk-fill", "io-latency", "time-skew", "tcp-latency"]
         let result = try Spawn.run([Self.bench.path, "crash", "--kills", String(kills), "--modes", "attack,server",
                                     "--families", families.joined(separator: ",")])
         let lines = result.stdout.split(separator: "\n").map(String.init)

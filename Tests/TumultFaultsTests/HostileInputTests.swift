@@ -100,16 +100,19 @@ struct HostileInputTests {
           duration: 1h
         """
 
-    static let httpChaos = """
+    /// A kind this build does not run.
+    static let refusedKind = """
         apiVersion: chaos-mesh.org/v1alpha1
-        kind: HTTPChaos
+        kind: JVMChaos
         metadata: {name: web, namespace: shop}
         spec:
           mode: one
           selector: {pods: {shop: [no-such-pod]}}
-          target: Request
-          port: 80
-          abort: true
+          action: latency
+          class: Main
+          method: hello
+          latency: 1000
+          port: 9277
         """
 
     /// A server of the test's own on a free port with an empty inventory,
@@ -230,9 +233,9 @@ struct HostileInputTests {
         let port = field.port
         let yaml = ["Content-Type: application/yaml"]
 
-        let mixed = try Self.post(port: port, "/api/experiments", Self.nowhere + "\n---\n" + Self.httpChaos, yaml)
+        let mixed = try Self.post(port: port, "/api/experiments", Self.nowhere + "\n---\n" + Self.refusedKind, yaml)
         #expect(mixed.status == 400, "\(mixed)")
-        #expect(mixed.message.contains("HTTPChaos") && mixed.message.contains("nothing was applied"), "\(mixed)")
+        #expect(mixed.message.contains("JVMChaos") && mixed.message.contains("nothing was applied"), "\(mixed)")
         #expect(try field.counts().experiments == 0, "the valid document was applied anyway")
 
         let invalid = try Self.post(port: port, "/api/experiments",

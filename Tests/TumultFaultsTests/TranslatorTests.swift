@@ -312,18 +312,21 @@ import TumultSystem
     @Test func unsupportedKindIsNamed() throws {
         let error = try failure("""
             apiVersion: chaos-mesh.org/v1alpha1
-            kind: HTTPChaos
+            kind: JVMChaos
             metadata: {name: web}
             spec:
               mode: all
               selector: {namespaces: [default]}
-              target: Request
-              port: 80
-              abort: true
+              action: latency
+              class: Main
+              method: hello
+              latency: 1000
+              port: 9277
             """)
         #expect(error.code == .unsupported)
-        #expect(error.message.contains("HTTPChaos"))
-        #expect(registry.kinds == [.dnsChaos, .ioChaos, .networkChaos, .physicalMachineChaos, .podChaos, .stressChaos, .timeChaos])
+        #expect(error.message.contains("JVMChaos"))
+        #expect(registry.kinds == [.dnsChaos, .httpChaos, .ioChaos, .networkChaos, .physicalMachineChaos, .podChaos, .stressChaos,
+                                   .tcpChaos, .timeChaos])
     }
 
     // MARK: IOChaos and TimeChaos

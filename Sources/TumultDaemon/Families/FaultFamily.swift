@@ -17,7 +17,7 @@ public struct FamilyRegistry: Sendable {
     /// The one list of families.
     public static let families: [any FaultFamily.Type] = [
         NetworkFamily.self, ProcessFamily.self, StressFamily.self, DiskFamily.self, DNSFamily.self, IOFamily.self,
-        TimeFamily.self,
+        TimeFamily.self, ProxyFamily.self,
     ]
 
     /// How faults are made (helpers detached or not, the network engine).
@@ -53,6 +53,12 @@ public struct FamilyRegistry: Sendable {
     }
 
     public mutating func register<Injector: FaultInjector>(injector: Injector) {
+        injectors.register(injector)
+    }
+
+    /// An injector whose running fault can change in place (TCP toxics):
+    /// registered with its reconfiguration.
+    public mutating func register<Injector: ReconfigurableInjector>(injector: Injector) {
         injectors.register(injector)
     }
 

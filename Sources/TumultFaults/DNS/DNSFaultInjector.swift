@@ -66,7 +66,7 @@ public struct DNSFaultInjector: FaultInjector {
         guard fault.namespace.exists else { throw FaultError(.invalidFault, "\(fault.namespace) does not exist") }
         let inside = NamespacedRunner(fault.namespace, base: runner)
         let upstream = try upstreamEndpoint(fault)
-        let port = try freePort(for: attack, inside)
+        let port = try NamespacePorts.free(from: Self.basePort, for: attack, inside, helper: "DNS responder")
         let chain = Self.chainName(attack: attack)
 
         var done: [DNSUndoStep] = []
@@ -128,26 +128,6 @@ public struct DNSFaultInjector: FaultInjector {
             throw FaultError(.invalidFault, "the resolv.conf of \(fault.namespace) names no nameserver; give --upstream")
         }
         return endpoint
-    }
-
-    /// A port neither UDP nor TCP uses in the namespace, from 15353 plus
-    /// an offset taken from the attack's id.
-    func freePort(for attack: String, _ inside: NamespacedRunner) throws -> Int {
-        var used = Set<Int>()
-        for table in ["udp", "udp6", "tcp", "tcp6"] {
-            let listing = (try? inside.run(Command(["cat", "/proc/net/\(table)"])))?.stdout ?? ""
-            for line in listing.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ")
-                if fields.count > 1, let port = fields[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) }) {
-                    used.insert(port)
-                }
-            }
-        }
-        let offset = Int(String(attack.filter(\.isHexDigit).prefix(4)), radix: 16).map { $0 % 1000 } ?? 0
-        for candidate in (Self.basePort + offset)..<(Self.basePort + offset + 2000) where !used.contains(candidate) {
-            return candidate
-        }
-        throw FaultError(.applyFailed, "no free port for the DNS responder in \(inside.namespace)")
     }
 
     // MARK: Read back

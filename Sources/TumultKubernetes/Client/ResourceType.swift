@@ -45,10 +45,11 @@ public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
         return path
     }
 
-    /// A Chaos Mesh kind (`chaos-mesh.org/v1alpha1`, namespaced); Chaos Mesh's
-    /// plurals are not English plurals (`networkchaos`), so the caller names it.
-    public static func chaosMesh(kind: String, plural: String) -> ResourceType {
-        ResourceType(group: "chaos-mesh.org", version: "v1alpha1", plural: plural, kind: kind, namespaced: true)
+    /// A Chaos Mesh kind (`chaos-mesh.org/v1alpha1`, namespaced), or with
+    /// `group` Tumult's own (`tumult.dev`); Chaos Mesh's plurals are not
+    /// English plurals (`networkchaos`), so the caller names it.
+    public static func chaosMesh(kind: String, plural: String, group: String = "chaos-mesh.org") -> ResourceType {
+        ResourceType(group: group, version: "v1alpha1", plural: plural, kind: kind, namespaced: true)
     }
 
     public static let pods = ResourceType(group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true)

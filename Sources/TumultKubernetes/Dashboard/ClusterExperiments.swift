@@ -230,7 +230,7 @@ public final class ClusterExperiments: ExperimentService {
     private func apply(_ document: ChaosDocument, resource: ResourceType, namespace: String) async throws
         -> (uid: String, result: Controller.ApplyResult) {
         var document = document
-        document.apiVersion = ChaosDocument.apiVersion
+        document.apiVersion = document.kind.apiVersion
         document.metadata.namespace = namespace
         document.metadata.uid = nil
         let desired = try document.encoded()

@@ -77,7 +77,9 @@ enum ClusterRecords {
     /// An events.k8s.io Event about a chaos object, as the dashboard lists
     /// it; nil for events about anything else.
     static func event(_ object: EventObject) -> EventRecord? {
-        guard let regarding = object.regarding, regarding.apiVersion?.hasPrefix("chaos-mesh.org/") == true else { return nil }
+        guard let regarding = object.regarding,
+              let group = regarding.apiVersion?.split(separator: "/").first.map(String.init),
+              group == ChaosKind.chaosMeshGroup || group == ChaosKind.tumultGroup else { return nil }
         let moment = object.series.flatMap { MicroTime.parse($0.lastObservedTime) }
             ?? object.eventTime.flatMap(MicroTime.parse)
             ?? object.metadata.creationTimestamp.flatMap(MicroTime.parse)

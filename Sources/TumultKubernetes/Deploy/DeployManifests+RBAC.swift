@@ -34,10 +34,12 @@ extension DeployManifests {
     /// patch their finalizers, write their status, find their pods, and
     /// record events about them.
     static var operatorNamespacedRules: [Value] {
-        let chaos = reconciledChaosResources
-        return [
-            rule(groups: [CustomResourceDefinitions.group], resources: chaos, verbs: ["get", "list", "watch", "patch"]),
-            rule(groups: [CustomResourceDefinitions.group], resources: chaos.map { "\($0)/status" }, verbs: ["patch", "update"]),
+        reconciledChaosResources.flatMap { group, plurals in
+            [
+                rule(groups: [group], resources: plurals, verbs: ["get", "list", "watch", "patch"]),
+                rule(groups: [group], resources: plurals.map { "\($0)/status" }, verbs: ["patch", "update"]),
+            ]
+        } + [
             rule(groups: [""], resources: ["pods"], verbs: ["get", "list", "watch"]),
             rule(groups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update", "get"]),
         ]
@@ -60,9 +62,9 @@ extension DeployManifests {
     /// The dashboard edits chaos objects for its users and shows their
     /// events; it watches pods (a cache for its selector pickers) and lists namespaces.
     static var dashboardRules: [Value] {
-        [
-            rule(groups: [CustomResourceDefinitions.group], resources: allChaosResources,
-                 verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]),
+        allChaosResources.map { group, plurals in
+            rule(groups: [group], resources: plurals, verbs: ["get", "list", "watch", "create", "update", "patch", "delete"])
+        } + [
             rule(groups: ["", "events.k8s.io"], resources: ["events"], verbs: ["list", "watch"]),
             rule(groups: [""], resources: ["pods"], verbs: ["list", "watch"]),
             rule(groups: [""], resources: ["namespaces"], verbs: ["list"]),

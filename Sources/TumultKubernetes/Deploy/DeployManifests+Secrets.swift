@@ -69,13 +69,15 @@ extension DeployManifests {
                 ]),
                 "caBundle": .string(base64(caBundlePEM)),
             ])),
-            ("rules", .array([mapping([
-                "apiGroups": strings([CustomResourceDefinitions.group]),
-                "apiVersions": strings([CustomResourceDefinitions.version]),
-                "operations": strings(["CREATE", "UPDATE"]),
-                "resources": strings(allChaosResources),
-                "scope": .string("Namespaced"),
-            ])])),
+            ("rules", .array(allChaosResources.map { group, plurals in
+                mapping([
+                    "apiGroups": strings([group]),
+                    "apiVersions": strings([CustomResourceDefinitions.version]),
+                    "operations": strings(["CREATE", "UPDATE"]),
+                    "resources": strings(plurals),
+                    "scope": .string("Namespaced"),
+                ])
+            })),
         ])
         if !options.watchNamespaces.isEmpty {
             webhook["namespaceSelector"] = mapping([

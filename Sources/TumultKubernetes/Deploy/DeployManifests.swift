@@ -72,7 +72,8 @@ public enum DeployManifests {
     public static func helmCRDFiles() -> [ManifestFile] {
         CustomResourceDefinitions.definitions().map { definition in
             let plural = definition.objectValue?["spec"]?.objectValue?["names"]?.objectValue?["plural"]?.stringValue
-            return ManifestFile(name: "\(CustomResourceDefinitions.group)_\(plural ?? "unknown").yaml", objects: [definition])
+            let group = definition.objectValue?["spec"]?.objectValue?["group"]?.stringValue ?? CustomResourceDefinitions.group
+            return ManifestFile(name: "\(group)_\(plural ?? "unknown").yaml", objects: [definition])
         }
     }
 
@@ -86,15 +87,29 @@ public enum DeployManifests {
 
     // MARK: - Chaos resources
 
-    /// The plurals of every kind Tumult models: what the dashboard may edit
-    /// and the webhook validates.
-    static var allChaosResources: [String] {
-        ChaosKind.allCases.compactMap(CustomResourceDefinitions.plural(of:))
+    /// The plurals of every kind Tumult models, by API group (Chaos Mesh's,
+    /// then Tumult's own): what the dashboard may edit and the webhook validates.
+    static var allChaosResources: [(group: String, plurals: [String])] {
+        byGroup(ChaosKind.allCases)
     }
 
-    /// What the operator reconciles: the fault kinds and Schedules.
-    static var reconciledChaosResources: [String] {
-        (ChaosKind.embeddable + [.schedule]).compactMap(CustomResourceDefinitions.plural(of:))
+    /// What the operator reconciles: the fault kinds and Schedules, by API group.
+    static var reconciledChaosResources: [(group: String, plurals: [String])] {
+        byGroup(ChaosKind.embeddable + [.schedule])
+    }
+
+    /// `kinds`' plurals under their groups, groups in the order they first appear.
+    static func byGroup(_ kinds: [ChaosKind]) -> [(group: String, plurals: [String])] {
+        var groups: [(group: String, plurals: [String])] = []
+        for kind in kinds {
+            guard let plural = CustomResourceDefinitions.plural(of: kind) else { continue }
+            if let index = groups.firstIndex(where: { $0.group == kind.group }) {
+                groups[index].plurals.append(plural)
+            } else {
+                groups.append((kind.group, [plural]))
+            }
+        }
+        return groups
     }
 
     // MARK: - Common parts

@@ -29,7 +29,7 @@ public final class ChaosOperator: Service, Sendable {
     public static func resources(for kinds: Set<ChaosKind>) -> [(kind: ChaosKind, resource: ResourceType)] {
         (kinds.filter(\.isFault) .union([.schedule])).sorted { $0.rawValue < $1.rawValue }.compactMap { kind in
             guard let plural = CustomResourceDefinitions.plural(of: kind) else { return nil }
-            return (kind, ResourceType.chaosMesh(kind: kind.rawValue, plural: plural))
+            return (kind, ResourceType.chaosMesh(kind: kind.rawValue, plural: plural, group: kind.group))
         }
     }
 

@@ -333,9 +333,13 @@ final class ChaosReconciler: Sendable {
     /// and when it last spawned one.
     static func status(of schedule: ScheduleRecord) -> Value {
         var kind = "Workflow"
-        if case .chaos(let runKind)? = schedule.spec?.type { kind = runKind.rawValue }
+        var apiVersion = ChaosDocument.apiVersion
+        if case .chaos(let runKind)? = schedule.spec?.type {
+            kind = runKind.rawValue
+            apiVersion = runKind.apiVersion
+        }
         var fields: [(String, Value)] = [("active", .array(schedule.runs.map { run in
-            .object(.init([("apiVersion", .string(ChaosDocument.apiVersion)), ("kind", .string(kind)),
+            .object(.init([("apiVersion", .string(apiVersion)), ("kind", .string(kind)),
                            ("namespace", .string(schedule.namespace)), ("uid", .string(run))]))
         }))]
         if let last = schedule.lastScheduleTime { fields.append(("time", .string(StatusView.timestamp(last)))) }

@@ -1,6 +1,8 @@
-/// One Chaos Mesh document: `apiVersion`, `kind`, `metadata`, `spec`
-/// (typed by kind) and `status` (kept as written).
+/// One Chaos Mesh document (or one of Tumult's own kind, `tumult.dev`):
+/// `apiVersion`, `kind`, `metadata`, `spec` (typed by kind) and `status`
+/// (kept as written).
 public struct ChaosDocument: Sendable, Equatable {
+    /// Chaos Mesh's kinds; a kind's own is `ChaosKind.apiVersion`.
     public static let apiVersion = "chaos-mesh.org/v1alpha1"
     /// Chaos Mesh 0.x/1.x documents, accepted and upgraded.
     public static let legacyAPIVersion = "pingcap.com/v1alpha1"
@@ -11,9 +13,10 @@ public struct ChaosDocument: Sendable, Equatable {
     public var spec: any ChaosSpec
     public var status: Value?
 
+    /// `apiVersion` nil: the kind's own (`kind.apiVersion`).
     public init(kind: ChaosKind, metadata: ObjectMeta, spec: any ChaosSpec, status: Value? = nil,
-                apiVersion: String = ChaosDocument.apiVersion) {
-        self.apiVersion = apiVersion
+                apiVersion: String? = nil) {
+        self.apiVersion = apiVersion ?? kind.apiVersion
         self.kind = kind
         self.metadata = metadata
         self.spec = spec
@@ -40,11 +43,11 @@ public struct ChaosDocument: Sendable, Equatable {
         return .object(object)
     }
 
-    /// The document as Chaos Mesh 2.x would store it: current API group,
-    /// namespace and every defaulted field filled in.
+    /// The document as Chaos Mesh 2.x would store it: its kind's current
+    /// API group, namespace and every defaulted field filled in.
     public func normalized() -> ChaosDocument {
         var copy = self
-        copy.apiVersion = Self.apiVersion
+        copy.apiVersion = kind.apiVersion
         if (copy.metadata.namespace ?? "").isEmpty { copy.metadata.namespace = "default" }
         copy.spec = Self.withDefaults(spec)
         return copy

@@ -20,6 +20,8 @@ public enum ChaosKind: String, ChaosEnum {
     case schedule = "Schedule"
     case workflow = "Workflow"
     case statusCheck = "StatusCheck"
+    /// Tumult's own kind (`tumult.dev/v1alpha1`): Toxiproxy's toxics on a port's TCP connections.
+    case tcpChaos = "TCPChaos"
 
     /// The Swift type of this kind's `spec`.
     public var specType: any ChaosSpec.Type {
@@ -42,6 +44,7 @@ public enum ChaosKind: String, ChaosEnum {
         case .schedule: ScheduleSpec.self
         case .workflow: WorkflowSpec.self
         case .statusCheck: StatusCheckSpec.self
+        case .tcpChaos: TCPChaosSpec.self
         }
     }
 
@@ -63,9 +66,34 @@ public enum ChaosKind: String, ChaosEnum {
         case .gcpChaos: "gcpChaos"
         case .azureChaos: "azureChaos"
         case .physicalMachineChaos: "physicalmachineChaos"
+        case .tcpChaos: "tcpChaos"
         case .physicalMachine, .schedule, .workflow, .statusCheck: nil
         }
     }
+
+    /// Chaos Mesh's API group, which every kind but Tumult's own belongs to.
+    public static let chaosMeshGroup = "chaos-mesh.org"
+    /// Tumult's own API group, for the kinds Chaos Mesh does not have, so
+    /// that they never collide with a Chaos Mesh kind of the same name.
+    public static let tumultGroup = "tumult.dev"
+    /// The one version of both groups.
+    public static let version = "v1alpha1"
+
+    /// The API group of this kind: `chaos-mesh.org`, or `tumult.dev` for Tumult's own.
+    public var group: String {
+        switch self {
+        case .tcpChaos: Self.tumultGroup
+        default: Self.chaosMeshGroup
+        }
+    }
+
+    /// What documents of this kind carry in `apiVersion`: `chaos-mesh.org/v1alpha1`
+    /// (`ChaosDocument.apiVersion`), or `tumult.dev/v1alpha1` for Tumult's own.
+    public var apiVersion: String { "\(group)/\(Self.version)" }
+
+    /// Whether this is one of Chaos Mesh's kinds (its CRDs, its dashboard
+    /// and its tools know it), as opposed to one of Tumult's own.
+    public var isChaosMesh: Bool { group == Self.chaosMeshGroup }
 
     /// Kinds that inject a fault (as opposed to Schedule, Workflow,
     /// StatusCheck and PhysicalMachine, which organise or describe).

@@ -74,7 +74,7 @@ public struct DocumentLoader: Sendable {
 
         let apiVersion = object["apiVersion"]?.stringValue
         let group = apiVersion?.split(separator: "/").first.map(String.init)
-        guard group == "chaos-mesh.org" || group == "pingcap.com" else {
+        guard let group, Self.servedVersions[group] != nil else {
             let described = [apiVersion, kindName].compactMap { $0 }.joined(separator: " ")
             if apiVersion == nil && kindName == nil {
                 report.diagnostics.error("apiVersion", "required field is missing (is this a Chaos Mesh document?)")
@@ -83,8 +83,9 @@ public struct DocumentLoader: Sendable {
             report.outcome = .skipped(reason: "not a chaos experiment (\(described.isEmpty ? "no kind" : described))")
             return report
         }
-        guard apiVersion == ChaosDocument.apiVersion || apiVersion == ChaosDocument.legacyAPIVersion else {
-            report.diagnostics.error("apiVersion", "\"\(apiVersion ?? "")\" is not served; use \(ChaosDocument.apiVersion)")
+        let served = Self.servedVersions[group]!
+        guard let apiVersion, served.contains(apiVersion) else {
+            report.diagnostics.error("apiVersion", "\"\(apiVersion ?? "")\" is not served; use \(served[0])")
             return report
         }
         guard let kindName else {
@@ -92,15 +93,28 @@ public struct DocumentLoader: Sendable {
             return report
         }
         guard let kind = ChaosKind(name: kindName) else {
-            if Self.internalKinds.contains(kindName) {
+            if group != ChaosKind.tumultGroup, Self.internalKinds.contains(kindName) {
                 report.outcome = .skipped(reason: "not a chaos experiment (\(kindName) is Chaos Mesh's own bookkeeping)")
                 return report
             }
-            var message = "\"\(kindName)\" is not a Chaos Mesh kind"
+            let groupKinds = ChaosKind.allCases.filter { $0.group == group }
+            let owner = group == ChaosKind.tumultGroup ? "\(ChaosKind.tumultGroup) kind" : "Chaos Mesh kind"
+            var message = "\"\(kindName)\" is not a \(owner)"
             if let suggestion = DecodingSession.closest(to: kindName, in: Set(ChaosKind.rawValues)) {
                 message += " (did you mean \"\(suggestion)\"?)"
+            } else if group == ChaosKind.tumultGroup {
+                message += ": expected one of \(groupKinds.map(\.rawValue).joined(separator: ", "))"
             }
             report.diagnostics.error("kind", message)
+            return report
+        }
+        // Each kind lives in one group: a TCPChaos under chaos-mesh.org would
+        // be refused by a cluster's API server (no such CRD there), and
+        // NetworkChaos under tumult.dev is nobody's.
+        // Chaos Mesh 0.x/1.x called its group pingcap.com.
+        guard kind.group == (group == "pingcap.com" ? ChaosKind.chaosMeshGroup : group) else {
+            let whose = kind.isChaosMesh ? "a Chaos Mesh kind" : "Tumult's own kind"
+            report.diagnostics.error("apiVersion", "\(kind.rawValue) is \(whose): its apiVersion is \(kind.apiVersion), not \(apiVersion)")
             return report
         }
 
@@ -139,11 +153,20 @@ public struct DocumentLoader: Sendable {
         if !diagnostics.hasErrors, let spec {
             let status = object["status"]
             report.outcome = .valid(ChaosDocument(kind: documentKind, metadata: metadata ?? ObjectMeta(),
-                                                  spec: spec, status: status, apiVersion: apiVersion!))
+                                                  spec: spec, status: status, apiVersion: apiVersion))
             report.kind = documentKind.rawValue
         }
         return report
     }
+
+    /// The apiVersions read in each group, the current one first: Chaos
+    /// Mesh's (and its 0.x/1.x `pingcap.com`, upgraded on reading), and
+    /// Tumult's own.
+    static let servedVersions: [String: [String]] = [
+        ChaosKind.chaosMeshGroup: [ChaosDocument.apiVersion],
+        "pingcap.com": [ChaosDocument.legacyAPIVersion],
+        ChaosKind.tumultGroup: ["\(ChaosKind.tumultGroup)/\(ChaosKind.version)"],
+    ]
 
     /// Objects of the chaos-mesh.org group that are not experiments: what
     /// Chaos Mesh creates for itself, and cluster wiring.

@@ -15,6 +15,9 @@ public struct EmbeddedChaos: Codable, Sendable, Hashable {
     public var physicalmachineChaos: PhysicalMachineChaosSpec?
     public var podChaos: PodChaosSpec?
     public var stressChaos: StressChaosSpec?
+    /// Tumult's own kind: Chaos Mesh's Schedules and Workflows have no such
+    /// key, Tumult's read it.
+    public var tcpChaos: TCPChaosSpec?
     public var timeChaos: TimeChaosSpec?
 
     public init() {}
@@ -42,6 +45,7 @@ public struct EmbeddedChaos: Codable, Sendable, Hashable {
             case .physicalMachineChaos: physicalmachineChaos
             case .podChaos: podChaos
             case .stressChaos: stressChaos
+            case .tcpChaos: tcpChaos
             case .timeChaos: timeChaos
             case .physicalMachine, .schedule, .workflow, .statusCheck: nil
             }
@@ -61,6 +65,7 @@ public struct EmbeddedChaos: Codable, Sendable, Hashable {
             case .physicalMachineChaos: physicalmachineChaos = newValue as? PhysicalMachineChaosSpec
             case .podChaos: podChaos = newValue as? PodChaosSpec
             case .stressChaos: stressChaos = newValue as? StressChaosSpec
+            case .tcpChaos: tcpChaos = newValue as? TCPChaosSpec
             case .timeChaos: timeChaos = newValue as? TimeChaosSpec
             case .physicalMachine, .schedule, .workflow, .statusCheck: break
             }

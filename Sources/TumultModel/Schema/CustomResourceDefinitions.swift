@@ -1,9 +1,11 @@
 /// The CustomResourceDefinitions (apiextensions.k8s.io/v1) of every
-/// `chaos-mesh.org` kind Tumult models, generated from the model's types, so
-/// that a cluster can be set up for Tumult without Chaos Mesh's manifests and
-/// the CRDs never drift from what Tumult reads. `tumult crds` prints them.
+/// `chaos-mesh.org` kind Tumult models, and of its own `tumult.dev` kind,
+/// generated from the model's types, so that a cluster can be set up for
+/// Tumult without Chaos Mesh's manifests and the CRDs never drift from what
+/// Tumult reads. `tumult crds` prints them.
 public enum CustomResourceDefinitions {
-    public static let group = "chaos-mesh.org"
+    /// Chaos Mesh's group, that of every kind but Tumult's own (`ChaosKind.group`).
+    public static let group = ChaosKind.chaosMeshGroup
     public static let version = "v1alpha1"
 
     /// One CRD per kind, in `ChaosKind` order.
@@ -35,7 +37,7 @@ public enum CustomResourceDefinitions {
         }
 
         var spec = Value.Object()
-        spec["group"] = .string(group)
+        spec["group"] = .string(kind.group)
         spec["names"] = .object(names)
         // Chaos Mesh's CRDs make every kind namespaced, PhysicalMachine too.
         spec["scope"] = .string("Namespaced")
@@ -44,7 +46,7 @@ public enum CustomResourceDefinitions {
         return .object(Value.Object([
             ("apiVersion", .string("apiextensions.k8s.io/v1")),
             ("kind", .string("CustomResourceDefinition")),
-            ("metadata", .object(Value.Object([("name", .string("\(plural).\(group)"))]))),
+            ("metadata", .object(Value.Object([("name", .string("\(plural).\(kind.group)"))]))),
             ("spec", .object(spec)),
         ]))
     }
@@ -57,7 +59,8 @@ public enum CustomResourceDefinitions {
 
     /// The resource name in API paths (`/apis/chaos-mesh.org/v1alpha1/namespaces/x/<plural>`):
     /// Chaos Mesh's kinds ending in "Chaos" keep their form (`networkchaos`),
-    /// the others take an "s" (`schedules`, `physicalmachines`).
+    /// the others take an "s" (`schedules`, `physicalmachines`); Tumult's
+    /// TCPChaos follows them (`tcpchaos`).
     public static func plural(of kind: ChaosKind) -> String? {
         let singular = kind.rawValue.lowercased()
         return singular.hasSuffix("chaos") ? singular : singular + "s"

@@ -61,3 +61,18 @@ extension LabelSelectorRequirement.Operator: OpenSchemaEnum {}
 
 /// TimeChaos `clockIds[]`: Linux clock names.
 extension ClockID: OpenSchemaEnum {}
+
+// Tumult's own kind: its CRD declares the defaults `applyDefaults()` fills
+// in, so that `kubectl get -o yaml` shows what the proxy does.
+
+extension TCPChaosSpec: SchemaDefaulting {
+    static func schemaDefaults(nested: Bool) -> [(field: String, value: Value)] {
+        [("connections", .string(Connections.both.rawValue))]
+    }
+}
+
+extension Toxic: SchemaDefaulting {
+    static func schemaDefaults(nested: Bool) -> [(field: String, value: Value)] {
+        [("stream", .string(Stream.downstream.rawValue)), ("toxicity", .double(1))]
+    }
+}

@@ -27,6 +27,16 @@ const compact = (object) => {
 const number = (value) => (value !== '' && /^\d+$/.test(value) ? Number(value) : value);
 const list = (value) => value.split(/[\s,]+/).map((item) => item.trim()).filter(Boolean);
 const direction = choice('direction', 'Direction', 'to', ['to', 'from', 'both'], 'spec.direction');
+const decimal = (value) => (value !== '' && /^\d*\.?\d+$/.test(value) ? Number(value) : value);
+// TCPChaos (Tumult's own kind, tumult.dev): the port, which connections, and one toxic's stream and toxicity.
+const TCP_API = 'tumult.dev/v1alpha1';
+const tcpFields = (attributes) => [text('port', 'Port', '6379', 'spec.port'),
+  choice('connections', 'Connections', 'both', ['incoming', 'outgoing', 'both'], 'spec.connections'),
+  ...attributes,
+  choice('stream', 'Stream', 'downstream', ['downstream', 'upstream'], 'spec.toxics[0].stream'),
+  text('toxicity', 'Toxicity (0-1)', '1', 'spec.toxics[0].toxicity')];
+const tcpSpec = (v, type, attributes) => ({ port: number(v.port), connections: v.connections,
+  toxics: [compact({ type, stream: v.stream, toxicity: decimal(v.toxicity), attributes })] });
 
 /** The faults the form can write, each with its fields and its spec. */
 const FAULTS = [
@@ -81,6 +91,22 @@ const FAULTS = [
     id: 'process-freeze', label: 'Process freeze (pod-failure)', kind: 'PodChaos', name: 'pod-failure',
     fields: [],
     spec: () => ({ action: 'pod-failure' }),
+  },
+  {
+    id: 'tcp-latency', label: 'TCP latency (toxic)', kind: 'TCPChaos', apiVersion: TCP_API, name: 'tcp-latency',
+    fields: tcpFields([text('latency', 'Latency (ms)', '100', 'spec.toxics[0].attributes.latency'),
+      text('jitter', 'Jitter (ms)', '', 'spec.toxics[0].attributes.jitter', { placeholder: 'e.g. 10' })]),
+    spec: (v) => tcpSpec(v, 'latency', compact({ latency: number(v.latency), jitter: number(v.jitter) })),
+  },
+  {
+    id: 'tcp-bandwidth', label: 'TCP bandwidth (toxic)', kind: 'TCPChaos', apiVersion: TCP_API, name: 'tcp-bandwidth',
+    fields: tcpFields([text('rate', 'Rate (KB/s)', '100', 'spec.toxics[0].attributes.rate')]),
+    spec: (v) => tcpSpec(v, 'bandwidth', compact({ rate: number(v.rate) })),
+  },
+  {
+    id: 'tcp-reset', label: 'TCP reset (toxic)', kind: 'TCPChaos', apiVersion: TCP_API, name: 'tcp-reset',
+    fields: tcpFields([text('timeout', 'After (ms)', '0', 'spec.toxics[0].attributes.timeout')]),
+    spec: (v) => tcpSpec(v, 'reset_peer', compact({ timeout: number(v.timeout) })),
   },
 ];
 
@@ -178,7 +204,7 @@ export function newExperiment(root) {
       duration: fault.oneShot ? undefined : durationInput.value.trim(),
     });
     return {
-      apiVersion: 'chaos-mesh.org/v1alpha1',
+      apiVersion: fault.apiVersion || 'chaos-mesh.org/v1alpha1',
       kind: fault.kind,
       metadata: { name: nameInput.value.trim(), namespace: namespace || 'default' },
       spec: ordered,

@@ -310,6 +310,25 @@ function summary(pairs) {
     .map(([term, value]) => h('div', {}, h('dt', {}, term), h('dd', {}, value))));
 }
 
+/** A toxic's attributes in the order `Toxic.summary` prints them (the API's JSON sorts keys). */
+const TOXIC_ATTRIBUTES = ['latency', 'jitter', 'rate', 'delay', 'timeout', 'average_size', 'size_variation', 'bytes'];
+const attributeRank = (name) => (TOXIC_ATTRIBUTES.includes(name) ? TOXIC_ATTRIBUTES.indexOf(name) : TOXIC_ATTRIBUTES.length);
+
+/** TCPChaos: its toxics, as Toxiproxy lists them. */
+function toxicsTable(toxics) {
+  return table([
+    { title: 'Name', render: (toxic) => toxic.name || `${toxic.type}_${toxic.stream || 'downstream'}` },
+    { title: 'Type', render: (toxic) => toxic.type },
+    { title: 'Stream', render: (toxic) => toxic.stream || 'downstream' },
+    { title: 'Toxicity', render: (toxic) => String(toxic.toxicity === undefined ? 1 : toxic.toxicity) },
+    {
+      title: 'Attributes',
+      render: (toxic) => Object.entries(toxic.attributes || {}).sort(([a], [b]) => attributeRank(a) - attributeRank(b))
+        .map(([key, value]) => `${key}=${value}`).join(' ') || '—',
+    },
+  ], toxics, { empty: 'No toxics: connections pass through unchanged.', rowAttrs: () => ({ class: 'toxic' }) });
+}
+
 function selectorText(selector) {
   if (!selector) return '—';
   if (selector.pods) return Object.entries(selector.pods).map(([ns, names]) => `${ns}/${names.join(',')}`).join(' ');
@@ -357,9 +376,12 @@ export function experiment(root, context) {
         ['Duration', spec.duration || 'until deleted or paused'],
         ['Mode', spec.mode ? `${spec.mode}${spec.value ? ` (${spec.value})` : ''}` : undefined],
         ['Selector', selectorText(spec.selector)],
+        ['Port', detail.kind === 'TCPChaos' ? String(spec.port) : undefined],
+        ['Connections', detail.kind === 'TCPChaos' ? spec.connections || 'both' : undefined],
         ['Schedule', detail.schedule_uid ? link(`#/schedules/${enc(detail.schedule_uid)}`, 'its schedule') : undefined],
       ]),
       conditionsRow(object.status && object.status.conditions),
+      detail.kind === 'TCPChaos' ? section('Toxics', toxicsTable(spec.toxics || [])) : null,
       section('Targets', recordsTable(status.containerRecords || [])),
       h('div', { class: 'columns' },
         section('Spec', yamlBlock(specYAML(object), 'spec-yaml')),

@@ -1,3 +1,5 @@
+import TumultModel
+
 /// One schema of an OpenAPI 3.0 document: the subset of JSON Schema that
 /// the description uses. A final class because schemas nest (an array's
 /// items, an object's properties); immutable, so it is `Sendable`.
@@ -104,5 +106,34 @@ final class JSONSchema: Encodable, Sendable {
 
     static func anyOf(_ schemas: [JSONSchema], _ description: String? = nil) -> JSONSchema {
         JSONSchema(description: description, anyOf: schemas)
+    }
+}
+
+extension JSONSchema {
+    /// A schema the model generated for its CRDs (`CustomResourceDefinitions`),
+    /// so that the API describes a kind's spec from the same Swift types that
+    /// read it. Keeps what OpenAPI 3.0 shares with a CRD's structural schema
+    /// (type, format, enum, properties, required, items, additionalProperties);
+    /// a subtree the CRD keeps unpruned becomes an object of any keys.
+    static func model(_ value: Value, _ description: String? = nil) -> JSONSchema {
+        guard let node = value.objectValue else { return .any(description ?? "Any value.") }
+        var properties: [String: JSONSchema]?
+        if let children = node["properties"]?.objectValue {
+            properties = Dictionary(uniqueKeysWithValues: children.pairs.map { ($0.key, model($0.value)) })
+        }
+        var additional: Additional?
+        if let values = node["additionalProperties"] {
+            additional = .schema(model(values))
+        } else if node["x-kubernetes-preserve-unknown-fields"] == .bool(true) {
+            additional = .allowed(true)
+        }
+        func strings(_ key: String) -> [String]? {
+            guard case .array(let values)? = node[key], !values.isEmpty else { return nil }
+            return values.compactMap(\.stringValue)
+        }
+        return JSONSchema(type: node["type"]?.stringValue, format: node["format"]?.stringValue, description: description,
+                          enumValues: strings("enum"),
+                          properties: properties, required: strings("required"),
+                          additionalProperties: additional, items: node["items"].map { model($0) })
     }
 }

@@ -9,7 +9,7 @@ extension TumultOpenAPI {
 
     static var paths: [String: OpenAPIDocument.PathItem] {
         var paths: [String: OpenAPIDocument.PathItem] = [:]
-        let all = collection(.experiments) + collection(.schedules) + archivesEventsCommon + halt + dashboard + chaosd + metaAndMetrics
+        let all = collection(.experiments) + collection(.schedules) + archivesEventsCommon + halt + dashboard + chaosd + metaAndMetrics + toxics
         for route in all {
             paths[route.path, default: .init()].operations[route.method] = route.operation
         }

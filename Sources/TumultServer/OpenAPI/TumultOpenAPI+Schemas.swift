@@ -14,6 +14,8 @@ extension TumultOpenAPI {
             "Status": .object("What a delete, pause or start answers.", required: [("status", .string(oneOf: ["success"]))]),
             "ChaosDocument": chaosDocument(kinds: ChaosKind.allCases.map(\.rawValue)),
             "ScheduleDocument": chaosDocument(kinds: [ChaosKind.schedule.rawValue]),
+            "TCPChaosSpec": tcpChaosSpec,
+            "Toxic": toxic,
             "Experiment": .object("An experiment in a list (the dashboard's core.Experiment).", required: experimentItem),
             "ExperimentDetail": .object("An experiment with its Kubernetes object and status.",
                                         required: experimentItem + [("kube_object", kubeObject)], optional: experimentExtra),
@@ -159,14 +161,46 @@ extension TumultOpenAPI {
     /// A Chaos Mesh document; its spec is checked by kind, with field
     /// paths in the 400 answer.
     static func chaosDocument(kinds: [String]) -> JSONSchema {
-        .object("A Chaos Mesh document (chaos-mesh.org/v1alpha1); YAML bodies may hold several, separated by ---.", required: [
-            ("apiVersion", .string("chaos-mesh.org/v1alpha1")),
+        .object("A Chaos Mesh document (chaos-mesh.org/v1alpha1), or one of Tumult's own TCPChaos (tumult.dev/v1alpha1); "
+                + "YAML bodies may hold several, separated by ---.", required: [
+            ("apiVersion", .string("chaos-mesh.org/v1alpha1; tumult.dev/v1alpha1 for TCPChaos.")),
             ("kind", .string(oneOf: kinds)),
             ("metadata", .object(required: [("name", .string())],
                                  optional: [("namespace", .string()), ("labels", .map(of: .string())),
                                             ("annotations", .map(of: .string()))],
                                  additionalProperties: true)),
-            ("spec", JSONSchema(type: "object", description: "The kind's spec (Chaos Mesh's CRD).", additionalProperties: .allowed(true))),
+            ("spec", JSONSchema(type: "object", description: "The kind's spec (Chaos Mesh's CRD; TCPChaos: TCPChaosSpec).",
+                                additionalProperties: .allowed(true))),
         ])
+    }
+
+    /// The spec of Tumult's own kind, from the model's types (as its CRD),
+    /// its toxics by reference.
+    static var tcpChaosSpec: JSONSchema {
+        let spec = model(of: .tcpChaos)
+        var properties = spec.properties ?? [:]
+        properties["toxics"] = .array(of: .ref("Toxic"), "Applied in order; empty or absent, connections pass through.")
+        return JSONSchema(type: spec.type, description: "TCPChaos (tumult.dev/v1alpha1): Toxiproxy's toxics on the TCP connections to or from a port of the selected pods.",
+                          properties: properties, required: spec.required, additionalProperties: spec.additionalProperties)
+    }
+
+    /// One of Toxiproxy's toxics, as TCPChaos and the live toxics API take it.
+    static var toxic: JSONSchema {
+        let schema = CustomResourceDefinitions.definition(for: .tcpChaos)
+            .flatMap { specNode(of: $0)?.objectValue?["properties"]?.objectValue?["toxics"]?.objectValue?["items"] }
+        return .model(schema ?? .null, "A Toxiproxy toxic: type, stream (default downstream), toxicity (0 to 1, default 1), "
+                      + "name (default TYPE_STREAM) and attributes in Toxiproxy's units (ms; the slicer's delay in µs; rate in KB/s; sizes in bytes).")
+    }
+
+    /// `kind`'s spec schema, from the CRD the model generates.
+    static func model(of kind: ChaosKind) -> JSONSchema {
+        .model(CustomResourceDefinitions.definition(for: kind).flatMap(specNode(of:)) ?? .null)
+    }
+
+    /// `spec.versions[0].schema.openAPIV3Schema.properties.spec` of a CRD.
+    static func specNode(of definition: Value) -> Value? {
+        guard case .array(let versions)? = definition.objectValue?["spec"]?.objectValue?["versions"] else { return nil }
+        return versions.first?.objectValue?["schema"]?.objectValue?["openAPIV3Schema"]?.objectValue?["properties"]?
+            .objectValue?["spec"]
     }
 }

@@ -31,7 +31,7 @@ enum TumultOpenAPI {
     static let json: Data = document.encoded()
 
     enum Tag: String, CaseIterable {
-        case experiments, schedules, archives, events, common, pods, halt, dashboard, chaosd, metrics, meta
+        case experiments, schedules, archives, events, common, pods, halt, dashboard, chaosd, metrics, meta, toxics
 
         var description: String {
             switch self {
@@ -46,6 +46,7 @@ enum TumultOpenAPI {
             case .chaosd: "chaosd's attacks on this host, outside any experiment."
             case .metrics: "Prometheus metrics."
             case .meta: "This description."
+            case .toxics: "Toxiproxy's live toxics of a running TCPChaos: list, add, update, remove, its connections kept."
             }
         }
     }

@@ -161,7 +161,7 @@ struct Apply: AsyncParsableCommand {
         case .skipped(let reason):
             return .skip(reason)
         case .valid(var document):
-            document.apiVersion = ChaosDocument.apiVersion
+            document.apiVersion = document.kind.apiVersion
             guard let body = try? document.encoded() else { return .send(Request(body: value, collection: .experiments)) }
             return .send(Request(body: body, collection: document.kind == .schedule ? .schedules : .experiments))
         case .invalid:

@@ -192,7 +192,7 @@ struct ClusterClient: ObjectSource {
         } catch let error as ControllerError {
             throw ClientError(error)
         }
-        return "\(document.kind.rawValue.lowercased()).chaos-mesh.org/\(document.name) \(result.rawValue)"
+        return "\(document.kind.rawValue.lowercased()).\(document.kind.group)/\(document.name) \(result.rawValue)"
     }
 
     func delete(_ collection: ObjectCollection, uid: String) async throws {
