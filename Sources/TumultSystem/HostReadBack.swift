@@ -9,11 +9,13 @@ public enum HostReadBack {
         public var table: String
         public var hook: String
         public var chain: String
+        public var family: IptablesChain.Family
 
-        public init(table: String, hook: String, chain: String) {
+        public init(table: String, hook: String, chain: String, family: IptablesChain.Family = .ipv4) {
             self.table = table
             self.hook = hook
             self.chain = chain
+            self.family = family
         }
     }
 
@@ -22,19 +24,23 @@ public enum HostReadBack {
     /// A failed `iptables-save` reports nothing missing: a read that did not
     /// happen is no evidence of a loss.
     public static func missingChains(_ chains: [Chain], runner inside: any CommandRunner) -> [String] {
-        guard !chains.isEmpty, let saved = try? inside.run(Command(["iptables-save"])), saved.succeeded else { return [] }
-        var rules: [String: [Substring]] = [:]
-        var table = ""
-        for line in saved.stdout.split(separator: "\n") {
-            if line.hasPrefix("*") { table = String(line.dropFirst()) } else if line.hasPrefix("-A ") { rules[table, default: []].append(line) }
-        }
         var missing: [String] = []
-        for wanted in chains {
-            let lines = rules[wanted.table] ?? []
-            if !lines.contains(where: { $0.hasPrefix("-A \(wanted.chain) ") }) {
-                missing.append("iptables chain \(wanted.chain) (\(wanted.table)) is gone or empty")
-            } else if !lines.contains(where: { $0.hasPrefix("-A \(wanted.hook) ") && $0.hasSuffix(" -j \(wanted.chain)") }) {
-                missing.append("\(wanted.hook) (\(wanted.table)) no longer jumps to \(wanted.chain)")
+        for family in [IptablesChain.Family.ipv4, .ipv6] {
+            let wanted = chains.filter { $0.family == family }
+            guard !wanted.isEmpty, let saved = try? inside.run(Command([family.saveTool])), saved.succeeded else { continue }
+            var rules: [String: [Substring]] = [:]
+            var table = ""
+            for line in saved.stdout.split(separator: "\n") {
+                if line.hasPrefix("*") { table = String(line.dropFirst()) } else if line.hasPrefix("-A ") { rules[table, default: []].append(line) }
+            }
+            let label = family == .ipv4 ? "iptables" : "ip6tables"
+            for chain in wanted {
+                let lines = rules[chain.table] ?? []
+                if !lines.contains(where: { $0.hasPrefix("-A \(chain.chain) ") }) {
+                    missing.append("\(label) chain \(chain.chain) (\(chain.table)) is gone or empty")
+                } else if !lines.contains(where: { $0.hasPrefix("-A \(chain.hook) ") && $0.hasSuffix(" -j \(chain.chain)") }) {
+                    missing.append("\(chain.hook) (\(chain.table)) no longer jumps to \(chain.chain)")
+                }
             }
         }
         return missing

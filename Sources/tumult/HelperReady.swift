@@ -4,8 +4,9 @@ import Foundation
 /// `io-fs`) does once it serves: says `ready` to the injector waiting for
 /// that line, then writes nothing more to a pipe the injector closes.
 enum HelperReady {
-    static func announce() {
-        print("ready")
+    /// `detail`: what the injector reads from the line (the proxy's address families).
+    static func announce(_ detail: String = "") {
+        print(detail.isEmpty ? "ready" : "ready \(detail)")
         fflush(nil)
         let null = open("/dev/null", O_WRONLY)
         if null >= 0 {

@@ -37,7 +37,7 @@ struct ProxyCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let proxy = try TransparentProxy(TransparentProxy.Options(listenPort: listen, configurationPath: configuration,
                                                                   statePath: state))
-        HelperReady.announce()
+        HelperReady.announce(proxy.families.joined(separator: " "))
         var ticks = 0
         while Self.terminated == 0 {
             if dieWithParent && getppid() != parent {

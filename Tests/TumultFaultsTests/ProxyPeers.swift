@@ -108,9 +108,11 @@ enum ProxyPeers {
 
 
     def serve_tcp(port):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPv4 and IPv6 on one socket.
+        listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("0.0.0.0", port))
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", port))
         listener.listen(128)
         while True:
             conn, _ = listener.accept()

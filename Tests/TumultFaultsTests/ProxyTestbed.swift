@@ -11,11 +11,17 @@ final class ProxyTestbed {
 
     let network: TestNetwork
     let script: String
+    /// B's IPv6 address (a unique local one, inside these namespaces only).
+    let addressB6: String
 
     init() throws {
         network = try TestNetwork()
         script = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-proxy-\(UUID().uuidString).py").path
+        let prefix = String(format: "fd%02x:%x", Int.random(in: 0...255), Int.random(in: 1...0xffff))
+        addressB6 = "\(prefix)::2"
         do {
+            try network.inA("ip", "-6", "addr", "add", "\(prefix)::1/64", "dev", network.deviceA, "nodad")
+            try network.inB("ip", "-6", "addr", "add", "\(addressB6)/64", "dev", network.deviceB, "nodad")
             try ProxyPeers.source.write(toFile: script, atomically: true, encoding: .utf8)
             try network.start(in: network.b, ["python3", script, "server", String(Self.httpPort), String(Self.tcpPort)])
             var up = false
@@ -47,8 +53,8 @@ final class ProxyTestbed {
         return object
     }
 
-    func tcp(_ mode: String, _ extra: [String] = []) throws -> [String: Any] {
-        try client([mode, network.addressB, String(Self.tcpPort)] + extra)
+    func tcp(_ mode: String, _ extra: [String] = [], ipv6: Bool = false) throws -> [String: Any] {
+        try client([mode, ipv6 ? addressB6 : network.addressB, String(Self.tcpPort)] + extra)
     }
 
     func http(_ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil) throws -> [String: Any] {
@@ -72,8 +78,8 @@ final class ProxyTestbed {
     }
 
     /// The median of one-byte round trips to B's echo server, in ms.
-    func medianRTT(_ count: Int = 15) throws -> Double {
-        let rtts = (try tcp("rtt", [String(count)])["rtts"] as? [Double] ?? []).sorted()
+    func medianRTT(_ count: Int = 15, ipv6: Bool = false) throws -> Double {
+        let rtts = (try tcp("rtt", [String(count)], ipv6: ipv6)["rtts"] as? [Double] ?? []).sorted()
         return rtts.isEmpty ? .infinity : rtts[rtts.count / 2]
     }
 

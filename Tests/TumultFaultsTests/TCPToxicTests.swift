@@ -60,6 +60,22 @@ struct TCPToxicTests {
         }
     }
 
+    /// A connection over IPv6 goes through the proxy too (ip6tables
+    /// redirect, the proxy's IPv6 socket): it cannot escape the fault.
+    @Test func connectionsOverIPv6GetTheToxicToo() throws {
+        try withBed { bed in
+            let direct = try bed.medianRTT(ipv6: true)
+            #expect(direct < 20, "direct round trip over IPv6 \(direct) ms")
+            try withToxic(bed, ["latency", "--latency", "100"]) {
+                let six = try bed.medianRTT(5, ipv6: true)
+                #expect(six >= direct + 95 && six <= direct + 125, "IPv6: \(six) ms")
+                let four = try bed.medianRTT(5)
+                #expect(four >= 95 && four <= 125, "IPv4: \(four) ms")
+            }
+            #expect(try bed.medianRTT(3, ipv6: true) < direct + 20)
+        }
+    }
+
     @Test func bandwidthHoldsTheRateWithinTenPercent() throws {
         try withBed { bed in
             let direct = try bed.tcp("rate", ["1"])["rate"] as? Double ?? 0

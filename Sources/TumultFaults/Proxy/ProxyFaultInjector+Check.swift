@@ -17,8 +17,8 @@ extension ProxyFaultInjector {
                 } else if let pid, let port, HostReadBack.listensTCP(pid, port: port) == false {
                     problems.append("the proxy (pid \(pid)) no longer listens on port \(port)")
                 }
-            case .removeChain(_, let table, let hook, let chain, _):
-                chains.append(.init(table: table, hook: hook, chain: chain))
+            case .removeChain(_, let table, let hook, let chain, _, let family):
+                chains.append(.init(table: table, hook: hook, chain: chain, family: family))
             }
         }
         return problems + HostReadBack.missingChains(chains, runner: NamespacedRunner(namespace, base: runner))

@@ -78,19 +78,25 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             done[done.count - 1] = known
             try recorder.didApply(started, undo: Self.encodeStep(known))
 
-            let natTableExists = try IptablesChain.tableExists("nat", runner: inside)
-            let dropEmptyTable = IptablesChain.usesNFTables(runner: runner) && !natTableExists
-            for hook in ProxyRedirect.hooks(for: fault.connections) {
-                let chain = ProxyRedirect.chainName(attack: attack, hook: hook)
-                let redirect = "redirect TCP port \(fault.port) to the proxy on \(proxyPort) with chain nat \(chain) (\(hook))"
-                let undo = ProxyUndoStep.removeChain(namespace: fault.namespace, table: "nat", hook: hook, chain: chain,
-                                                     dropEmptyTable: dropEmptyTable)
-                let sequence = try recorder.willApply(redirect, undo: Self.encodeStep(undo))
-                done.append(undo)
-                for command in ProxyRedirect.install(chain: chain, hook: hook, port: fault.port, proxyPort: proxyPort) {
-                    try inside.check(command, doing: "applying \(redirect)")
+            // IPv6 too when the proxy could listen there: a connection over
+            // IPv6 must not escape the fault.
+            let families: [IptablesChain.Family] = proxy.readyLine.contains("ipv6") ? [.ipv4, .ipv6] : [.ipv4]
+            let nftables = IptablesChain.usesNFTables(runner: runner)
+            for family in families {
+                let dropEmptyTable = try nftables && !IptablesChain.tableExists("nat", family: family, runner: inside)
+                for hook in ProxyRedirect.hooks(for: fault.connections) {
+                    let chain = ProxyRedirect.chainName(attack: attack, hook: hook)
+                    let redirect = "redirect TCP port \(fault.port) to the proxy on \(proxyPort) with chain nat \(chain) (\(family.tool) \(hook))"
+                    let undo = ProxyUndoStep.removeChain(namespace: fault.namespace, table: "nat", hook: hook, chain: chain,
+                                                         dropEmptyTable: dropEmptyTable, family: family)
+                    let sequence = try recorder.willApply(redirect, undo: Self.encodeStep(undo))
+                    done.append(undo)
+                    for command in ProxyRedirect.install(chain: chain, hook: hook, port: fault.port, proxyPort: proxyPort,
+                                                         family: family) {
+                        try inside.check(command, doing: "applying \(redirect)")
+                    }
+                    try recorder.didApply(sequence, undo: nil)
                 }
-                try recorder.didApply(sequence, undo: nil)
             }
             let problems = check(done, attack: attack)
             guard problems.isEmpty else {
@@ -129,7 +135,7 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             throw FaultError(.invalidFault, "a running proxy fault cannot move to \(fault.namespace); recover it and inject again")
         }
         let hooks = steps.compactMap { step -> String? in
-            if case .removeChain(_, _, let hook, _, _) = step { return hook } else { return nil }
+            if case .removeChain(_, _, let hook, _, _, _) = step { return hook } else { return nil }
         }
         guard Set(hooks) == Set(ProxyRedirect.hooks(for: fault.connections)) else {
             throw FaultError(.invalidFault, "a running proxy fault cannot change which connections it takes; recover it and inject again")
@@ -168,9 +174,9 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             // A host process: stopped even when its namespace is gone. SIGTERM
             // lets it finish open connections for up to drainSeconds.
             _ = Processes.stopHelpers(of: attack, recorded: pid.map { [($0, startTime)] } ?? [], grace: drainSeconds + 2)
-        case .removeChain(let namespace, let table, let hook, let chain, let dropEmptyTable):
+        case .removeChain(let namespace, let table, let hook, let chain, let dropEmptyTable, let family):
             guard namespace.exists else { return }
-            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable,
+            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable, family: family,
                                      runner: NamespacedRunner(namespace, base: runner))
         }
     }

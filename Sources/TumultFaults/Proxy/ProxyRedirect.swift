@@ -22,13 +22,15 @@ public enum ProxyRedirect {
 
     /// Creates `chain` with the redirect of TCP to `port` onto the proxy's
     /// `proxyPort` (the proxy's own marked connections excepted), then hooks it first.
-    public static func install(chain: String, hook: String, port: Int, proxyPort: Int) -> [Command] {
-        [
-            Command(["iptables", "-w", "-t", "nat", "-N", chain]),
-            Command(["iptables", "-w", "-t", "nat", "-A", chain, "-p", "tcp", "--dport", String(port),
+    public static func install(chain: String, hook: String, port: Int, proxyPort: Int,
+                               family: IptablesChain.Family = .ipv4) -> [Command] {
+        let tool = family.tool
+        return [
+            Command([tool, "-w", "-t", "nat", "-N", chain]),
+            Command([tool, "-w", "-t", "nat", "-A", chain, "-p", "tcp", "--dport", String(port),
                      "-m", "mark", "!", "--mark", String(format: "0x%x", TransparentProxy.upstreamMark),
                      "-j", "REDIRECT", "--to-ports", String(proxyPort)]),
-            Command(["iptables", "-w", "-t", "nat", "-I", hook, "1", "-j", chain]),
+            Command([tool, "-w", "-t", "nat", "-I", hook, "1", "-j", chain]),
         ]
     }
 }

@@ -10,14 +10,16 @@ public enum ProxyUndoStep: Codable, Sendable, Hashable {
     /// open connections finish for up to `drainSeconds` first.
     case stopProxy(namespace: NetworkNamespace, attack: String, pid: Int32?, startTime: UInt64?, port: Int?,
                    drainSeconds: Double)
-    /// Unhooks an iptables chain from `hook`, flushes and deletes it (and
-    /// the nftables table iptables made for it when nothing else is left).
-    case removeChain(namespace: NetworkNamespace, table: String, hook: String, chain: String, dropEmptyTable: Bool)
+    /// Unhooks an iptables (or ip6tables) chain from `hook`, flushes and
+    /// deletes it (and the nftables table iptables made for it when nothing
+    /// else is left).
+    case removeChain(namespace: NetworkNamespace, table: String, hook: String, chain: String, dropEmptyTable: Bool,
+                     family: IptablesChain.Family)
 
     public var namespace: NetworkNamespace? {
         switch self {
         case .removeFiles: nil
-        case .stopProxy(let namespace, _, _, _, _, _), .removeChain(let namespace, _, _, _, _): namespace
+        case .stopProxy(let namespace, _, _, _, _, _), .removeChain(let namespace, _, _, _, _, _): namespace
         }
     }
 }

@@ -35,7 +35,7 @@ public final class TransparentProxy: Sendable {
 
     let options: Options
     let group: MultiThreadedEventLoopGroup
-    private let listener: Channel
+    private let listeners: [Channel]
     private let shared: NIOLockedValueBox<Shared>
 
     /// Reads the configuration, binds the port; relays from then on.
@@ -47,8 +47,8 @@ public final class TransparentProxy: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount)))
         self.group = group
         let reference = ProxyReference()
-        do {
-            listener = try ServerBootstrap(group: group)
+        func listen(on host: String, _ configure: (ServerBootstrap) -> ServerBootstrap) throws -> Channel {
+            try configure(ServerBootstrap(group: group))
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 1024)
                 .childChannelOption(.autoRead, value: false)
@@ -62,7 +62,17 @@ public final class TransparentProxy: Sendable {
                         })
                     }
                 }
-                .bind(host: "0.0.0.0", port: options.listenPort).wait()
+                .bind(host: host, port: options.listenPort).wait()
+        }
+        do {
+            var listeners = [try listen(on: "0.0.0.0") { $0 }]
+            // IPv6 beside it, when the namespace has IPv6 at all (its own socket: v6 only).
+            if let six = try? listen(on: "::", {
+                $0.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IPV6), SocketOptionName(IPV6_V6ONLY)), value: 1)
+            }) {
+                listeners.append(six)
+            }
+            self.listeners = listeners
         } catch {
             try? group.syncShutdownGracefully()
             throw error
@@ -87,7 +97,7 @@ public final class TransparentProxy: Sendable {
     /// Recovery: stops taking connections, drops every toxic and rule, and
     /// waits up to `timeout` seconds for the open connections to end.
     public func drain(timeout: TimeInterval) {
-        try? listener.close().wait()
+        for listener in listeners { try? listener.close().wait() }
         let connections = shared.withLockedValue { state -> [ProxyConnection] in
             state.draining = true
             return Array(state.connections.values)
@@ -99,9 +109,12 @@ public final class TransparentProxy: Sendable {
 
     public var openConnections: Int { shared.withLockedValue { $0.connections.count } }
 
+    /// `ipv4`, and `ipv6` when the proxy listens there too.
+    public var families: [String] { listeners.count > 1 ? ["ipv4", "ipv6"] : ["ipv4"] }
+
     /// Closes what is left and stops the event loops.
     public func shutdown() {
-        try? listener.close().wait()
+        for listener in listeners { try? listener.close().wait() }
         let connections = shared.withLockedValue { Array($0.connections.values) }
         for connection in connections { connection.eventLoop.execute { connection.close() } }
         try? group.syncShutdownGracefully()
@@ -116,8 +129,13 @@ public final class TransparentProxy: Sendable {
                        tlsPassedThrough: $0.tls)
         }
         guard let data = try? JSONEncoder().encode(state) else { return }
+        // Plain write and rename: on tmpfs, and read by polling, it needs no fsync.
         let temporary = statePath + ".new"
-        if FileManager.default.createFile(atPath: temporary, contents: data) { rename(temporary, statePath) }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        if written == data.count { rename(temporary, statePath) }
     }
 
     // MARK: Connections
@@ -128,14 +146,21 @@ public final class TransparentProxy: Sendable {
             client.close(promise: nil)
             return
         }
-        let asked: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(IPPROTO_IP), name: SocketOptionName(80 /* SO_ORIGINAL_DST */))
-        asked.whenComplete { [self] result in
-            guard case .success(let address) = result else {
-                client.close(promise: nil)
-                return
+        // SO_ORIGINAL_DST (80) at the socket's own level: IP, or IPv6 (IP6T_SO_ORIGINAL_DST).
+        if case .v6? = client.localAddress {
+            let asked: EventLoopFuture<sockaddr_in6> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(IPPROTO_IPV6), name: SocketOptionName(80))
+            asked.whenComplete { [self] result in
+                guard case .success(let address) = result else { return client.close(promise: nil) }
+                connect(client, to: SocketAddress(address, host: ""))
             }
-            connect(client, to: SocketAddress(address, host: ""))
+        } else {
+            let asked: EventLoopFuture<sockaddr_in> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(IPPROTO_IP), name: SocketOptionName(80))
+            asked.whenComplete { [self] result in
+                guard case .success(let address) = result else { return client.close(promise: nil) }
+                connect(client, to: SocketAddress(address, host: ""))
+            }
         }
     }
 
