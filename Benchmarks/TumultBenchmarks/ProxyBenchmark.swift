@@ -68,49 +68,65 @@ struct ProxyBenchmark {
             try check(command)
         }
         net.background.append(try Spawn.start(["ip", "netns", "exec", net.b, "python3", script, "8080"], captureOutput: false).pid)
+        // The tests' kind of server too: python3's http.server, a thread per connection.
+        net.background.append(try Spawn.start(["ip", "netns", "exec", net.b, "python3", "-c", Self.threadedServer, "8081"],
+                                              captureOutput: false).pid)
         net.background.append(try Spawn.start(["ip", "netns", "exec", net.b, "iperf3", "-s", "-p", "5201"], captureOutput: false).pid)
         usleep(700_000)
 
         print("proxy benchmark: veth between two namespaces, \(Int(seconds)) s per run, \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print("HTTP: wrk -t2 -c16 against a python3 asyncio server (keep-alive); TCP: one iperf3 stream")
+        print("HTTP: wrk -t2 -c16, keep-alive; TCP: one iperf3 stream; every figure of a row from the same run")
         print("")
         print(row("workload", "direct", "through tumult", "ratio / added"))
         print(row("--------", "------", "--------------", "-------------"))
-
-        let url = "http://\(net.addressB):8080/"
-        let direct = try wrk(net, url)
-        let inventory = home + "/inventory.yaml", document = home + "/http.yaml"
+        let environment = ["TUMULT_HOME": home + "/state"]
+        let inventory = home + "/inventory.yaml"
         try "pods:\n  - {name: web, namespace: default, netns: \(net.b), labels: {app: web}}\n"
             .write(toFile: inventory, atomically: true, encoding: .utf8)
-        try """
-            apiVersion: chaos-mesh.org/v1alpha1
-            kind: HTTPChaos
-            metadata: {name: bench, namespace: default}
-            spec:
-              selector: {namespaces: [default], labelSelectors: {app: web}}
-              mode: all
-              target: Request
-              port: 8080
-              path: /nowhere/*
-              abort: true
-              duration: \(Int(seconds) + 20)s
-            """.write(toFile: document, atomically: true, encoding: .utf8)
-        let environment = ["TUMULT_HOME": home + "/state"]
-        let run = try Spawn.start([tumult, "run", "-f", document, "--inventory", inventory], environment: environment,
-                                  captureOutput: false)
-        defer { kill(run.pid, SIGKILL); Spawn.wait(for: run.pid) }
-        try waitForRedirect(net)
-        let proxied = try wrk(net, url)
-        kill(run.pid, SIGINT)
-        Spawn.wait(for: run.pid)
+        for (port, server) in [(8080, "asyncio server"), (8081, "http.server (threads)")] {
+            let url = "http://\(net.addressB):\(port)/"
+            let direct = try wrk(net, url)
+            // An HTTPChaos whose rule matches no request, through `tumult run`.
+            let document = home + "/http-\(port).yaml"
+            try """
+                apiVersion: chaos-mesh.org/v1alpha1
+                kind: HTTPChaos
+                metadata: {name: bench, namespace: default}
+                spec:
+                  selector: {namespaces: [default], labelSelectors: {app: web}}
+                  mode: all
+                  target: Request
+                  port: \(port)
+                  path: /nowhere/*
+                  abort: true
+                  duration: \(Int(seconds) + 20)s
+                """.write(toFile: document, atomically: true, encoding: .utf8)
+            let run = try Spawn.start([tumult, "run", "-f", document, "--inventory", inventory], environment: environment,
+                                      captureOutput: false)
+            defer { kill(run.pid, SIGKILL); Spawn.wait(for: run.pid) }
+            try waitForRedirect(net)
+            let proxied = try wrk(net, url)
+            kill(run.pid, SIGINT)
+            Spawn.wait(for: run.pid)
+            // The same requests through the proxy in TCP mode (a 0 ms latency
+            // toxic, no HTTP framing): what the relay costs by itself.
+            let relay = try Spawn.run([tumult, "attack", "tcp", "latency", "--latency", "0", "--netns", net.b, "--port", String(port)],
+                                      environment: environment)
+            guard relay.status == 0 else { throw SystemError.processFailed("tumult attack tcp: \(relay.stderr)") }
+            let relayed = try wrk(net, url)
+            _ = try Spawn.run([tumult, "recover", relay.stdout.trimmingCharacters(in: .whitespacesAndNewlines)], environment: environment)
 
-        // The same requests through the proxy in TCP mode (a 0 ms latency
-        // toxic, no HTTP framing): what the relay costs by itself.
-        let relay = try Spawn.run([tumult, "attack", "tcp", "latency", "--latency", "0", "--netns", net.b, "--port", "8080"],
-                                  environment: environment)
-        guard relay.status == 0 else { throw SystemError.processFailed("tumult attack tcp: \(relay.stderr)") }
-        let relayed = try wrk(net, url)
-        _ = try Spawn.run([tumult, "recover", relay.stdout.trimmingCharacters(in: .whitespacesAndNewlines)], environment: environment)
+            print(row("\(server): requests/s", String(format: "%.0f", direct.rate), String(format: "%.0f", proxied.rate),
+                      String(format: "%.2f", proxied.rate / direct.rate)))
+            print(row("  p50 latency", String(format: "%.2f ms", direct.p50), String(format: "%.2f ms", proxied.p50),
+                      String(format: "%+.2f ms", proxied.p50 - direct.p50)))
+            print(row("  p99 latency", String(format: "%.2f ms", direct.p99), String(format: "%.2f ms", proxied.p99),
+                      String(format: "%+.2f ms", proxied.p99 - direct.p99)))
+            print(row("  TCP relay only: requests/s", String(format: "%.0f", direct.rate), String(format: "%.0f", relayed.rate),
+                      String(format: "%.2f", relayed.rate / direct.rate)))
+            print(row("  TCP relay only: p99", String(format: "%.2f ms", direct.p99), String(format: "%.2f ms", relayed.p99),
+                      String(format: "%+.2f ms", relayed.p99 - direct.p99)))
+        }
 
         let directStream = try iperf(net)
         let attack = try Spawn.run([tumult, "attack", "tcp", "latency", "--latency", "0", "--netns", net.b, "--port", "5201"],
@@ -119,22 +135,27 @@ struct ProxyBenchmark {
         guard attack.status == 0 else { throw SystemError.processFailed("tumult attack tcp: \(attack.stderr)") }
         let proxiedStream = try iperf(net)
         _ = try Spawn.run([tumult, "recover", uid], environment: environment)
-
-        print(row("HTTP requests/s, no rule matching", String(format: "%.0f", direct.rate), String(format: "%.0f", proxied.rate),
-                  String(format: "%.2f", proxied.rate / direct.rate)))
-        print(row("HTTP p99 latency", String(format: "%.2f ms", direct.p99), String(format: "%.2f ms", proxied.p99),
-                  String(format: "%+.2f ms", proxied.p99 - direct.p99)))
-        print(row("HTTP p50 latency", String(format: "%.2f ms", direct.p50), String(format: "%.2f ms", proxied.p50),
-                  String(format: "%+.2f ms", proxied.p50 - direct.p50)))
-        print(row("HTTP requests/s, TCP relay only", String(format: "%.0f", direct.rate), String(format: "%.0f", relayed.rate),
-                  String(format: "%.2f", relayed.rate / direct.rate)))
-        print(row("HTTP p99 latency, TCP relay only", String(format: "%.2f ms", direct.p99), String(format: "%.2f ms", relayed.p99),
-                  String(format: "%+.2f ms", relayed.p99 - direct.p99)))
         print(row("TCP stream, latency toxic 0 ms", String(format: "%.2f Gbit/s", directStream / 1e9),
                   String(format: "%.2f Gbit/s", proxiedStream / 1e9), String(format: "%.2f", proxiedStream / directStream)))
         print("")
         print("goal: HTTP >= 0.80 of direct requests/s and <= +1 ms at p99 through the proxy")
     }
+
+    static let threadedServer = #"""
+    import sys
+    from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args): pass
+        def do_GET(self):
+            body = b"hello, world\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()
+    """#
 
     struct WrkResult { var rate: Double; var p50: Double; var p99: Double }
 

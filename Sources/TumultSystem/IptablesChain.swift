@@ -34,13 +34,18 @@ public enum IptablesChain {
             try inside.check(Command([tool, "-w", "-t", table, "-F", chain]), doing: "flushing \(chain)")
             try inside.check(Command([tool, "-w", "-t", table, "-X", chain]), doing: "deleting \(chain)")
         }
-        if dropEmptyTable {
-            // Only the built-in chains with no rules and ACCEPT policies: iptables' own scaffolding.
-            let rules = try inside.run(Command([tool, "-w", "-t", table, "-S"]))
-            let leftovers = rules.stdout.split(separator: "\n").filter { !$0.hasPrefix("-P ") || !$0.hasSuffix(" ACCEPT") }
-            if rules.succeeded && leftovers.isEmpty {
-                _ = try inside.run(Command(["nft", "delete", "table", family.nftFamily, table]))
-            }
+        if dropEmptyTable { try dropTableIfEmpty(table, family: family, runner: inside) }
+    }
+
+    /// Deletes the nftables table iptables made for `table` when it is
+    /// there and holds only iptables' own scaffolding (built-in chains, no
+    /// rules, ACCEPT policies). Safe to run twice; never creates the table.
+    public static func dropTableIfEmpty(_ table: String, family: Family = .ipv4, runner inside: any CommandRunner) throws {
+        guard try tableExists(table, family: family, runner: inside) else { return }
+        let rules = try inside.run(Command([family.tool, "-w", "-t", table, "-S"]))
+        let leftovers = rules.stdout.split(separator: "\n").filter { !$0.hasPrefix("-P ") || !$0.hasSuffix(" ACCEPT") }
+        if rules.succeeded && leftovers.isEmpty {
+            _ = try inside.run(Command(["nft", "delete", "table", family.nftFamily, table]))
         }
     }
 }

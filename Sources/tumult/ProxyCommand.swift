@@ -13,6 +13,7 @@ struct ProxyCommand: ParsableCommand {
 
     nonisolated(unsafe) static var terminated: Int32 = 0
     nonisolated(unsafe) static var reload: Int32 = 0
+    nonisolated(unsafe) static var drainRequested: Int32 = 0
 
     @Option(help: ArgumentHelp("The port to take redirected connections on (all addresses).", valueName: "port"))
     var listen: Int
@@ -34,6 +35,7 @@ struct ProxyCommand: ParsableCommand {
         signal(SIGTERM) { _ in ProxyCommand.terminated = 1 }
         signal(SIGINT) { _ in ProxyCommand.terminated = 1 }
         signal(SIGHUP) { _ in ProxyCommand.reload = 1 }
+        signal(SIGUSR1) { _ in ProxyCommand.drainRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
         let proxy = try TransparentProxy(TransparentProxy.Options(listenPort: listen, configurationPath: configuration,
                                                                   statePath: state))
@@ -48,11 +50,15 @@ struct ProxyCommand: ParsableCommand {
                 Self.reload = 0
                 try? proxy.reload()
             }
+            if Self.drainRequested != 0 && !proxy.isDraining { proxy.beginDrain() }
             usleep(20_000)
             ticks += 1
-            if ticks % 25 == 0 { proxy.writeState() }
+            // Recovery waits on the open count while draining: then it is written every tick.
+            if ticks % 25 == 0 || proxy.isDraining { proxy.writeState() }
         }
-        proxy.drain(timeout: drainSeconds)
+        // Recovery drained first (SIGUSR1) and then removed the redirect:
+        // what is still open cannot be finished any more.
+        if !proxy.isDraining { proxy.drain(timeout: drainSeconds) }
         proxy.shutdown()
     }
 }

@@ -219,4 +219,42 @@ struct HTTPChaosTests {
         #expect(ProxyTestbed.proxies.isEmpty)
         #expect(try bed.http("GET", "/api/x")["status"] as? Int == 200)
     }
+
+    /// A request held by a delay when the experiment is deleted still gets
+    /// its answer, at once (the fault is over); the next one goes straight
+    /// to the server.
+    @Test func aRequestInFlightAtRecoveryIsAnswered() async throws {
+        let bed = try ProxyTestbed()
+        defer { bed.tearDown(); cli.removeHome() }
+        let before = try bed.snapshot()
+        let inventory = try writeTemporary("pods:\n  - {name: web, namespace: default, netns: \(bed.network.b), labels: {app: web}}\n",
+                                           "inventory.yaml")
+        defer { try? FileManager.default.removeItem(atPath: inventory) }
+        let file = try writeTemporary(document("held", spec: """
+              target: Request
+              path: /slow
+              delay: 1500ms
+              duration: 60s
+            """), "held.yaml")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let server = try await offPool { [cli] in try TestServer(cli, inventory: inventory) }
+        defer { server.stop() }
+        let applied = try await offPool { [cli] in try cli.run(["apply", "-f", file, "--server", server.url]) }
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        #expect(ProxyTestbed.waitUntil { (try? bed.snapshot()) != before }, "no redirect")
+        let result = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-held-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: result) }
+        let client = try Spawn.start(["sh", "-c", "ip netns exec \(bed.network.a) python3 \(bed.script) http \(bed.network.addressB) \(ProxyTestbed.httpPort) GET /slow > \(result)"],
+                                     captureOutput: false)
+        await pause(0.4)
+        let deleted = try await offPool { [cli] in try cli.run(["delete", "httpchaos/held", "--server", server.url]) }
+        #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
+        _ = try await offPool { Spawn.wait(for: client.pid) }
+        let answer = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: result)))) as? [String: Any] ?? [:]
+        #expect(answer["status"] as? Int == 200, "the request in flight was cut: \(answer)")
+        #expect((answer["elapsed"] as? Double ?? 9) < 1.4, "it was held past the recovery: \(answer)")
+        #expect(ProxyTestbed.waitUntil { (try? bed.snapshot()) == before }, "B is not at its baseline")
+        let after = try bed.http("GET", "/slow")
+        #expect((after["elapsed"] as? Double ?? 9) < 0.5, "still delayed after recovery: \(after)")
+    }
 }

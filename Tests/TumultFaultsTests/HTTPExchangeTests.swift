@@ -72,3 +72,13 @@ struct HTTPExchangeTests {
         #expect(sent(back, toServer: false).text == "\u{16}\u{03}\u{03}server")
     }
 }
+
+extension HTTPExchangeTests {
+    @Test func aDelayedRequestIsInFlight() {
+        var exchange = HTTPExchange(policy: HTTPFaultPolicy(rules: [
+            HTTPRule(target: .request, port: 80, path: "/slow", delayNanoseconds: 1_500_000_000),
+        ]))
+        _ = exchange.fromClient(buffer("GET /slow HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n"), now: 0)
+        #expect(!exchange.isIdle)
+    }
+}

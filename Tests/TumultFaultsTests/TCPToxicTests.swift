@@ -76,6 +76,31 @@ struct TCPToxicTests {
         }
     }
 
+    /// A transfer slowed by a bandwidth toxic is open when the fault is
+    /// recovered: it finishes, every byte intact, at full speed.
+    @Test func aConnectionOpenAtRecoveryFinishesNormally() throws {
+        try withBed { bed in
+            let injected = try cli.run(["attack", "tcp", "bandwidth", "--rate", "50", "--netns", bed.network.b,
+                                        "--port", String(ProxyTestbed.tcpPort)])
+            try #require(injected.status == 0, "\(injected.stderr)")
+            let uid = injected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let result = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-slices-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: result) }
+            // 200 KB at 50 KB/s would take 4 s; recovery comes after 0.7 s.
+            let client = try Spawn.start(["sh", "-c", "ip netns exec \(bed.network.a) python3 \(bed.script) slices \(bed.network.addressB) \(ProxyTestbed.tcpPort) 200000 > \(result)"],
+                                         captureOutput: false)
+            usleep(700_000)
+            let started = Date()
+            let recovered = try cli.run(["recover", uid])
+            #expect(recovered.status == 0, "\(recovered.stderr)")
+            Spawn.wait(for: client.pid)
+            let answer = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: result)))) as? [String: Any]
+            #expect(answer?["intact"] as? Bool == true, "the transfer did not finish intact: \(String(describing: answer))")
+            #expect(Date().timeIntervalSince(started) < 3, "the rest was still throttled")
+            #expect(ProxyTestbed.proxies.isEmpty)
+        }
+    }
+
     @Test func bandwidthHoldsTheRateWithinTenPercent() throws {
         try withBed { bed in
             let direct = try bed.tcp("rate", ["1"])["rate"] as? Double ?? 0

@@ -79,6 +79,11 @@ final class ProxyConnection: @unchecked Sendable {
             let toxics = configuration.toxics.filter { $0.effectiveStream == stream.kind && drawn[$0.effectiveName] == true }
             let plan = stream.schedule.update(toxics, now: now)
             schedule(plan, on: stream)
+            // No toxic left: what they held goes on now (Toxiproxy drops nothing on the floor either).
+            if stream.schedule.isPassThrough && !stream.isEmpty {
+                for index in stream.queueHead..<stream.queue.count { stream.queue[index].due = min(stream.queue[index].due, now) }
+                pump(stream)
+            }
         }
         if var exchange = http, !configuration.httpRules.isEmpty {
             exchange.policy = HTTPFaultPolicy(rules: configuration.httpRules)
@@ -245,23 +250,52 @@ final class ProxyConnection: @unchecked Sendable {
 
     // MARK: Ending
 
-    /// Closes both sides gracefully (FIN), once.
+    /// Closes both sides gracefully, once: what was written goes out first,
+    /// then a FIN each way (a limit reached, a timeout, an abort, an idle
+    /// connection at recovery). The peers close their sides on it; what
+    /// still lingers after 5 s is closed for good.
     func close() {
         guard !closed else { return }
         closed = true
         for stream in [upstream, downstream] { stream.timer?.cancel() }
-        client.close(promise: nil)
-        server.close(promise: nil)
+        for channel in [client, server] {
+            channel.flush()
+            channel.close(mode: .output, promise: nil)
+        }
+        let client = client, server = server
+        eventLoop.scheduleTask(in: .seconds(5)) {
+            client.close(promise: nil)
+            server.close(promise: nil)
+        }
         onClose(self)
     }
 
-    /// Resets both sides (RST): SO_LINGER 0, then close.
+    /// Resets both sides (RST): SO_LINGER 0, then close at once.
     func reset() {
         guard !closed else { return }
+        closed = true
+        for stream in [upstream, downstream] { stream.timer?.cancel() }
         for channel in [client, server] {
             _ = (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+            channel.close(promise: nil)
         }
-        close()
+        onClose(self)
+    }
+
+    /// A peer went away entirely (its socket closed or failed): close the other.
+    func peerClosed(_ channel: Channel) {
+        guard !closed else { return }
+        closed = true
+        for stream in [upstream, downstream] { stream.timer?.cancel() }
+        let other = channel === client ? server : client
+        other.flush()
+        other.close(mode: .output, promise: nil)
+        let client = client, server = server
+        eventLoop.scheduleTask(in: .seconds(5)) {
+            client.close(promise: nil)
+            server.close(promise: nil)
+        }
+        onClose(self)
     }
 }
 
@@ -303,7 +337,7 @@ final class ProxyRelayHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection?.close()
+        connection?.peerClosed(context.channel)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -108,12 +108,15 @@ public struct ProxyState: Codable, Sendable, Hashable {
     public var accepted: Int
     /// TLS connections to a port with HTTP rules, passed through untouched.
     public var tlsPassedThrough: Int
+    /// Recovery has begun: nothing is applied any more.
+    public var draining: Bool
 
-    public init(generation: Int, open: Int = 0, accepted: Int = 0, tlsPassedThrough: Int = 0) {
+    public init(generation: Int, open: Int = 0, accepted: Int = 0, tlsPassedThrough: Int = 0, draining: Bool = false) {
         self.generation = generation
         self.open = open
         self.accepted = accepted
         self.tlsPassedThrough = tlsPassedThrough
+        self.draining = draining
     }
 
     public static func read(attack: String) -> ProxyState? {

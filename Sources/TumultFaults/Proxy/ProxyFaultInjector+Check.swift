@@ -9,7 +9,7 @@ extension ProxyFaultInjector {
         var chains: [HostReadBack.Chain] = []
         for step in steps {
             switch step {
-            case .removeFiles:
+            case .removeFiles, .dropTable, .drainProxy:
                 break
             case .stopProxy(_, _, let pid, let startTime, let port, _):
                 if !HostReadBack.helperAlive(pid, startTime: startTime) {
@@ -17,7 +17,7 @@ extension ProxyFaultInjector {
                 } else if let pid, let port, HostReadBack.listensTCP(pid, port: port) == false {
                     problems.append("the proxy (pid \(pid)) no longer listens on port \(port)")
                 }
-            case .removeChain(_, let table, let hook, let chain, _, let family):
+            case .removeChain(_, let table, let hook, let chain, let family):
                 chains.append(.init(table: table, hook: hook, chain: chain, family: family))
             }
         }

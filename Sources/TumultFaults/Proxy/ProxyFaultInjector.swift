@@ -64,6 +64,19 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
                 .write(to: ProxyConfiguration.path(attack: attack))
             try recorder.didApply(written, undo: nil)
 
+            // The nat tables iptables will make (nftables), to be dropped only
+            // after the proxy finished its connections: recorded first, undone last but one.
+            if IptablesChain.usesNFTables(runner: runner) {
+                for family in [IptablesChain.Family.ipv4, .ipv6]
+                where try !IptablesChain.tableExists("nat", family: family, runner: inside) {
+                    let drop = ProxyUndoStep.dropTable(namespace: fault.namespace, table: "nat", family: family)
+                    let sequence = try recorder.willApply("\(family.tool) nat table in \(fault.namespace) (made by the redirect)",
+                                                          undo: Self.encodeStep(drop))
+                    done.append(drop)
+                    try recorder.didApply(sequence, undo: nil)
+                }
+            }
+
             // The proxy before the redirect: once connections are sent to it, it must answer.
             let unknown = ProxyUndoStep.stopProxy(namespace: fault.namespace, attack: attack, pid: nil, startTime: nil,
                                                   port: proxyPort, drainSeconds: drainSeconds)
@@ -81,14 +94,12 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             // IPv6 too when the proxy could listen there: a connection over
             // IPv6 must not escape the fault.
             let families: [IptablesChain.Family] = proxy.readyLine.contains("ipv6") ? [.ipv4, .ipv6] : [.ipv4]
-            let nftables = IptablesChain.usesNFTables(runner: runner)
             for family in families {
-                let dropEmptyTable = try nftables && !IptablesChain.tableExists("nat", family: family, runner: inside)
                 for hook in ProxyRedirect.hooks(for: fault.connections) {
                     let chain = ProxyRedirect.chainName(attack: attack, hook: hook)
                     let redirect = "redirect TCP port \(fault.port) to the proxy on \(proxyPort) with chain nat \(chain) (\(family.tool) \(hook))"
                     let undo = ProxyUndoStep.removeChain(namespace: fault.namespace, table: "nat", hook: hook, chain: chain,
-                                                         dropEmptyTable: dropEmptyTable, family: family)
+                                                         family: family)
                     let sequence = try recorder.willApply(redirect, undo: Self.encodeStep(undo))
                     done.append(undo)
                     for command in ProxyRedirect.install(chain: chain, hook: hook, port: fault.port, proxyPort: proxyPort,
@@ -98,6 +109,11 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
                     try recorder.didApply(sequence, undo: nil)
                 }
             }
+            // Recorded last, so undone first: the connections finish before the redirect goes.
+            let drain = ProxyUndoStep.drainProxy(attack: attack, pid: proxy.pid, startTime: proxy.startTime, drainSeconds: drainSeconds)
+            let drained = try recorder.willApply("let the proxy's connections finish at recovery", undo: Self.encodeStep(drain))
+            done.append(drain)
+            try recorder.didApply(drained, undo: nil)
             let problems = check(done, attack: attack)
             guard problems.isEmpty else {
                 throw FaultError(.readBackFailed, "the proxy fault was applied but is not there: " + problems.joined(separator: "; "))
@@ -135,7 +151,7 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             throw FaultError(.invalidFault, "a running proxy fault cannot move to \(fault.namespace); recover it and inject again")
         }
         let hooks = steps.compactMap { step -> String? in
-            if case .removeChain(_, _, let hook, _, _, _) = step { return hook } else { return nil }
+            if case .removeChain(_, _, let hook, _, _) = step { return hook } else { return nil }
         }
         guard Set(hooks) == Set(ProxyRedirect.hooks(for: fault.connections)) else {
             throw FaultError(.invalidFault, "a running proxy fault cannot change which connections it takes; recover it and inject again")
@@ -174,10 +190,22 @@ public struct ProxyFaultInjector: ReconfigurableInjector {
             // A host process: stopped even when its namespace is gone. SIGTERM
             // lets it finish open connections for up to drainSeconds.
             _ = Processes.stopHelpers(of: attack, recorded: pid.map { [($0, startTime)] } ?? [], grace: drainSeconds + 2)
-        case .removeChain(let namespace, let table, let hook, let chain, let dropEmptyTable, let family):
+        case .removeChain(let namespace, let table, let hook, let chain, let family):
             guard namespace.exists else { return }
-            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable, family: family,
+            try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: false, family: family,
                                      runner: NamespacedRunner(namespace, base: runner))
+        case .drainProxy(let attack, let pid, let startTime, let drainSeconds):
+            // A proxy that is gone has nothing to finish.
+            guard HostReadBack.helperAlive(pid, startTime: startTime) else { return }
+            kill(pid, SIGUSR1)
+            let deadline = Date().addingTimeInterval(drainSeconds)
+            while Date() < deadline && HostReadBack.helperAlive(pid, startTime: startTime) {
+                if let state = ProxyState.read(attack: attack), state.draining, state.open == 0 { return }
+                usleep(20_000)
+            }
+        case .dropTable(let namespace, let table, let family):
+            guard namespace.exists else { return }
+            try IptablesChain.dropTableIfEmpty(table, family: family, runner: NamespacedRunner(namespace, base: runner))
         }
     }
 }

@@ -11,15 +11,25 @@ public enum ProxyUndoStep: Codable, Sendable, Hashable {
     case stopProxy(namespace: NetworkNamespace, attack: String, pid: Int32?, startTime: UInt64?, port: Int?,
                    drainSeconds: Double)
     /// Unhooks an iptables (or ip6tables) chain from `hook`, flushes and
-    /// deletes it (and the nftables table iptables made for it when nothing
-    /// else is left).
-    case removeChain(namespace: NetworkNamespace, table: String, hook: String, chain: String, dropEmptyTable: Bool,
-                     family: IptablesChain.Family)
+    /// deletes it. The table stays: see `dropTable`.
+    case removeChain(namespace: NetworkNamespace, table: String, hook: String, chain: String, family: IptablesChain.Family)
+    /// Deletes the nftables table iptables made for the redirect, when
+    /// nothing else is left in it. Recorded before the proxy starts, so
+    /// undone after it stopped: deleting a `nat` table unregisters its
+    /// hooks, and the connections the proxy still finishes would lose
+    /// their address translation.
+    case dropTable(namespace: NetworkNamespace, table: String, family: IptablesChain.Family)
+
+    /// Recovery's first step: the proxy stops applying anything and the
+    /// connections it holds finish (up to `drainSeconds`) before the
+    /// redirect is touched.
+    case drainProxy(attack: String, pid: Int32, startTime: UInt64?, drainSeconds: Double)
 
     public var namespace: NetworkNamespace? {
         switch self {
-        case .removeFiles: nil
-        case .stopProxy(let namespace, _, _, _, _, _), .removeChain(let namespace, _, _, _, _, _): namespace
+        case .removeFiles, .drainProxy: nil
+        case .stopProxy(let namespace, _, _, _, _, _), .removeChain(let namespace, _, _, _, _),
+             .dropTable(let namespace, _, _): namespace
         }
     }
 }

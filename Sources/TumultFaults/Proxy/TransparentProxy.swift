@@ -81,10 +81,12 @@ public final class TransparentProxy: Sendable {
         writeState()
     }
 
-    /// Reads the configuration file again and puts it in force on every connection.
+    /// Reads the configuration file again and puts it in force on every
+    /// connection (not once draining: recovery has begun).
     public func reload() throws {
         let configuration = try ProxyConfiguration.read(from: options.configurationPath)
         let connections = shared.withLockedValue { state -> [ProxyConnection] in
+            guard !state.draining else { return [] }
             state.configuration = configuration
             return Array(state.connections.values)
         }
@@ -94,18 +96,31 @@ public final class TransparentProxy: Sendable {
         writeState()
     }
 
-    /// Recovery: stops taking connections, drops every toxic and rule, and
-    /// waits up to `timeout` seconds for the open connections to end.
-    public func drain(timeout: TimeInterval) {
-        for listener in listeners { try? listener.close().wait() }
+    /// Recovery begins (SIGUSR1): no toxic and no rule from now on, for the
+    /// open connections and for those still redirected here until the
+    /// redirect is gone; an HTTP connection ends at its next idle moment.
+    /// The redirect stays until the connections are done: changing the
+    /// `nat` table cuts the address translation of connections it made.
+    public func beginDrain() {
         let connections = shared.withLockedValue { state -> [ProxyConnection] in
             state.draining = true
+            state.configuration = ProxyConfiguration(generation: state.configuration.generation, toxics: [], httpRules: [])
             return Array(state.connections.values)
         }
         for connection in connections { connection.eventLoop.execute { connection.drain() } }
+        writeState()
+    }
+
+    /// Stopping (SIGTERM): takes no more connections, drains, and waits up
+    /// to `timeout` seconds for the open connections to end.
+    public func drain(timeout: TimeInterval) {
+        for listener in listeners { try? listener.close().wait() }
+        beginDrain()
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline && openConnections > 0 { usleep(20_000) }
     }
+
+    public var isDraining: Bool { shared.withLockedValue { $0.draining } }
 
     public var openConnections: Int { shared.withLockedValue { $0.connections.count } }
 
@@ -126,7 +141,7 @@ public final class TransparentProxy: Sendable {
         guard let statePath = options.statePath else { return }
         let state = shared.withLockedValue {
             ProxyState(generation: $0.configuration.generation, open: $0.connections.count, accepted: $0.accepted,
-                       tlsPassedThrough: $0.tls)
+                       tlsPassedThrough: $0.tls, draining: $0.draining)
         }
         guard let data = try? JSONEncoder().encode(state) else { return }
         // Plain write and rename: on tmpfs, and read by polling, it needs no fsync.
@@ -167,14 +182,10 @@ public final class TransparentProxy: Sendable {
     /// Connects to where the client was going (the address the `nat`
     /// table rewrote, asked of the socket with SO_ORIGINAL_DST).
     private func connect(_ client: Channel, to destination: SocketAddress) {
-        let configuration = shared.withLockedValue { state -> ProxyConfiguration? in
-            guard !state.draining else { return nil }
+        // While draining, the configuration is empty: relayed untouched.
+        let configuration = shared.withLockedValue { state -> ProxyConfiguration in
             state.accepted += 1
             return state.configuration
-        }
-        guard let configuration else {
-            client.close(promise: nil)
-            return
         }
         ClientBootstrap(group: client.eventLoop)
             .channelOption(.socket(SocketOptionLevel(SOL_SOCKET), SocketOptionName(SO_MARK)), value: SocketOptionValue(Self.upstreamMark))
