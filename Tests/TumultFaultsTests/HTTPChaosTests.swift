@@ -26,8 +26,7 @@ struct HTTPChaosTests {
     /// proxy is in place; then waits for the run to end and checks B.
     func whileRunning(_ bed: ProxyTestbed, _ name: String, _ spec: String, _ body: () throws -> Void) throws {
         let before = try bed.snapshot()
-        let inventory = try writeTemporary("pods:\n  - {name: web, namespace: default, netns: \(bed.network.b), labels: {app: web}}\n",
-                                           "inventory.yaml")
+        let inventory = try bed.inventory(app: "web")
         let file = try writeTemporary(document(name, spec: spec), "\(name).yaml")
         defer {
             try? FileManager.default.removeItem(atPath: inventory)
@@ -44,13 +43,21 @@ struct HTTPChaosTests {
         #expect(ProxyTestbed.waitUntil { ProxyTestbed.proxies.isEmpty }, "a proxy is left")
     }
 
+    /// `tumult server` over B with `spec` applied as HTTPChaos `name`, once
+    /// it is in place; the caller stops the server.
+    func serverApplying(_ bed: ProxyTestbed, _ name: String, _ spec: String) async throws -> (TestServer, inventory: String, file: String) {
+        let before = try bed.snapshot()
+        let inventory = try bed.inventory(app: "web")
+        let file = try writeTemporary(document(name, spec: spec), "\(name).yaml")
+        let server = try await offPool { [cli] in try TestServer(cli, inventory: inventory) }
+        let applied = try await offPool { [cli] in try cli.run(["apply", "-f", file, "--server", server.url]) }
+        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+        #expect(ProxyTestbed.waitUntil { (try? bed.snapshot()) != before }, "no redirect")
+        return (server, inventory, file)
+    }
+
     func withBed(_ body: (ProxyTestbed) throws -> Void) throws {
-        let bed = try ProxyTestbed()
-        defer {
-            bed.tearDown()
-            cli.removeHome()
-        }
-        try body(bed)
+        try ProxyTestbed.with(cli, body)
     }
 
     @Test func abortClosesMatchingRequestsWhileOthersAnswer() throws {
@@ -188,20 +195,17 @@ struct HTTPChaosTests {
         let bed = try ProxyTestbed()
         defer { bed.tearDown(); cli.removeHome() }
         let before = try bed.snapshot()
-        let inventory = try writeTemporary("pods:\n  - {name: web, namespace: default, netns: \(bed.network.b), labels: {app: web}}\n",
-                                           "inventory.yaml")
-        defer { try? FileManager.default.removeItem(atPath: inventory) }
-        let file = try writeTemporary(document("teapot", spec: """
+        let (server, inventory, file) = try await serverApplying(bed, "teapot", """
               target: Response
               path: /api/*
               replace: {code: 418}
               duration: 60s
-            """), "teapot.yaml")
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let server = try await offPool { [cli] in try TestServer(cli, inventory: inventory) }
-        defer { server.stop() }
-        let applied = try await offPool { [cli] in try cli.run(["apply", "-f", file, "--server", server.url]) }
-        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
+            """)
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: inventory)
+            try? FileManager.default.removeItem(atPath: file)
+        }
         #expect(ProxyTestbed.waitUntil { (try? bed.http("GET", "/api/x"))?["status"] as? Int == 418 }, "no 418 through the server")
         let deleted = try await offPool { [cli] in try cli.run(["delete", "httpchaos/teapot", "--server", server.url]) }
         #expect(deleted.status == 0, "\(deleted.stdout)\(deleted.stderr)")
@@ -227,21 +231,17 @@ struct HTTPChaosTests {
         let bed = try ProxyTestbed()
         defer { bed.tearDown(); cli.removeHome() }
         let before = try bed.snapshot()
-        let inventory = try writeTemporary("pods:\n  - {name: web, namespace: default, netns: \(bed.network.b), labels: {app: web}}\n",
-                                           "inventory.yaml")
-        defer { try? FileManager.default.removeItem(atPath: inventory) }
-        let file = try writeTemporary(document("held", spec: """
+        let (server, inventory, file) = try await serverApplying(bed, "held", """
               target: Request
               path: /slow
               delay: 1500ms
               duration: 60s
-            """), "held.yaml")
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        let server = try await offPool { [cli] in try TestServer(cli, inventory: inventory) }
-        defer { server.stop() }
-        let applied = try await offPool { [cli] in try cli.run(["apply", "-f", file, "--server", server.url]) }
-        #expect(applied.status == 0, "\(applied.stdout)\(applied.stderr)")
-        #expect(ProxyTestbed.waitUntil { (try? bed.snapshot()) != before }, "no redirect")
+            """)
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: inventory)
+            try? FileManager.default.removeItem(atPath: file)
+        }
         let result = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-held-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: result) }
         let client = try Spawn.start(["sh", "-c", "ip netns exec \(bed.network.a) python3 \(bed.script) http \(bed.network.addressB) \(ProxyTestbed.httpPort) GET /slow > \(result)"],

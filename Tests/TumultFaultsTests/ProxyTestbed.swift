@@ -41,6 +41,22 @@ final class ProxyTestbed {
         try? FileManager.default.removeItem(atPath: script)
     }
 
+    /// A testbed for `body`, removed after it with the CLI's home.
+    static func with(_ cli: TumultCLI, _ body: (ProxyTestbed) throws -> Void) throws {
+        let bed = try ProxyTestbed()
+        defer {
+            bed.tearDown()
+            cli.removeHome()
+        }
+        try body(bed)
+    }
+
+    /// An inventory file naming B as one pod, `app: LABEL`.
+    func inventory(app: String) throws -> String {
+        try writeTemporary("pods:\n  - {name: \(app), namespace: default, netns: \(network.b), labels: {app: \(app)}}\n",
+                           "inventory.yaml")
+    }
+
     /// What B's namespace holds that a fault could leave behind.
     func snapshot() throws -> String { try network.snapshot(network.b) }
 

@@ -26,12 +26,7 @@ struct TCPToxicTests {
     }
 
     func withBed(_ body: (ProxyTestbed) throws -> Void) throws {
-        let bed = try ProxyTestbed()
-        defer {
-            bed.tearDown()
-            cli.removeHome()
-        }
-        try body(bed)
+        try ProxyTestbed.with(cli, body)
     }
 
     @Test func latencyAddsItsDelayPerDirectionEarlyMiddleAndLate() throws {
@@ -228,8 +223,7 @@ struct TCPToxicTests {
         let bed = try ProxyTestbed()
         defer { bed.tearDown(); cli.removeHome() }
         let before = try bed.snapshot()
-        let inventory = try writeTemporary("pods:\n  - {name: cache, namespace: default, netns: \(bed.network.b), labels: {app: cache}}\n",
-                                           "inventory.yaml")
+        let inventory = try bed.inventory(app: "cache")
         defer { try? FileManager.default.removeItem(atPath: inventory) }
         let file = try writeTemporary("""
             apiVersion: tumult.dev/v1alpha1

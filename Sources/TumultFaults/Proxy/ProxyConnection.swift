@@ -252,44 +252,35 @@ final class ProxyConnection: @unchecked Sendable {
 
     /// Closes both sides gracefully, once: what was written goes out first,
     /// then a FIN each way (a limit reached, a timeout, an abort, an idle
-    /// connection at recovery). The peers close their sides on it; what
-    /// still lingers after 5 s is closed for good.
-    func close() {
-        guard !closed else { return }
-        closed = true
-        for stream in [upstream, downstream] { stream.timer?.cancel() }
-        for channel in [client, server] {
-            channel.flush()
-            channel.close(mode: .output, promise: nil)
-        }
-        let client = client, server = server
-        eventLoop.scheduleTask(in: .seconds(5)) {
-            client.close(promise: nil)
-            server.close(promise: nil)
-        }
-        onClose(self)
-    }
+    /// connection at recovery).
+    func close() { finish(sendingFINTo: [client, server]) }
+
+    /// A peer went away entirely (its socket closed or failed): the other
+    /// gets what was written to it, then a FIN.
+    func peerClosed(_ channel: Channel) { finish(sendingFINTo: [channel === client ? server : client]) }
 
     /// Resets both sides (RST): SO_LINGER 0, then close at once.
     func reset() {
         guard !closed else { return }
-        closed = true
-        for stream in [upstream, downstream] { stream.timer?.cancel() }
         for channel in [client, server] {
             _ = (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
-            channel.close(promise: nil)
         }
-        onClose(self)
+        finish(sendingFINTo: [])
+        client.close(promise: nil)
+        server.close(promise: nil)
     }
 
-    /// A peer went away entirely (its socket closed or failed): close the other.
-    func peerClosed(_ channel: Channel) {
+    /// Ends the connection once: timers stop, `channels` are flushed and
+    /// half-closed; the peers close their sides on the FIN, and whatever
+    /// still lingers after 5 s is closed for good.
+    private func finish(sendingFINTo channels: [Channel]) {
         guard !closed else { return }
         closed = true
         for stream in [upstream, downstream] { stream.timer?.cancel() }
-        let other = channel === client ? server : client
-        other.flush()
-        other.close(mode: .output, promise: nil)
+        for channel in channels {
+            channel.flush()
+            channel.close(mode: .output, promise: nil)
+        }
         let client = client, server = server
         eventLoop.scheduleTask(in: .seconds(5)) {
             client.close(promise: nil)
