@@ -8,7 +8,7 @@ import TumultModel
 /// `swift run tumult-bench crash [--kills N] [--seed S] [--modes M,...] [--families F,...] [--tumult PATH]` (root; CrashBenchmark.swift)
 /// `swift run -c release tumult-bench io [--seconds 3]` (root; FileSystemBenchmark.swift)
 /// `swift run -c release tumult-bench time` (root, x86_64; ClockBenchmark.swift)
-/// `swift run -c release tumult-bench proxy [--seconds 10]` (root; wrk, iperf3; ProxyBenchmark.swift)
+/// `swift run -c release tumult-bench proxy [--seconds 10] [--anchor tcp-relay.c]` (root; wrk, iperf3, gcc; ProxyBenchmark.swift)
 /// `swift run -c release tumult-bench kubernetes [--pods 10000] [--experiments 1000] [--nodes 10] [--qps 50] [--burst 100]` (KubernetesBenchmark.swift)
 ///
 /// Prints how many documents per second the loader (parse + decode +
@@ -108,7 +108,9 @@ do {
     case "kubernetes": try KubernetesBenchmark(arguments: arguments).run()
     case "io": try FileSystemBenchmark(tumult: tumult, seconds: seconds).run()
     case "time": try ClockBenchmark(tumult: tumult, rounds: 20).run()
-    case "proxy": try ProxyBenchmark(tumult: tumult, seconds: seconds).run()
+    case "proxy":
+        try ProxyBenchmark(tumult: tumult, seconds: seconds,
+                           relaySource: arguments.contains("--anchor") ? anchor : "Benchmarks/Anchors/tcp-relay.c").run()
     case "stress": try StressBenchmark(worker: URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent("tumult-stress").path, seconds: seconds).run()
     default:
         print("unknown benchmark \(which); available: validate, network, stress, io, time, proxy, controller, dashboard, api-list, flood, fleet, crash, kubernetes")

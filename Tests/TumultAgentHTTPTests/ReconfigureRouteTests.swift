@@ -89,29 +89,14 @@ actor ReconfiguringHost: HostAgent {
         }
     }
 
-    /// An agent that does not implement it (test fakes, older hosts) says so.
+    /// An agent that does not implement it (this module's fake, older hosts) says so.
     @Test func anAgentWithoutReconfigurationRefusesAsUnsupported() async throws {
-        struct Plain: HostAgent {
-            let machine = "plain"
-            func status() async throws -> AgentStatus { throw AgentError(.failed, "unused") }
-            func pods() async throws -> [Pod] { [] }
-            func inject(_ request: InjectionRequest) async throws -> [AttackID] { [] }
-            func recover(_ attacks: [AttackID]) async throws {}
-            func heal(_ attacks: [AttackID]) async throws -> [LostFault] { [] }
-            func attacks(_ query: AttackQuery) async throws -> [HostAttack] { [] }
-            func recoverOrphans(controller: String, keeping: Set<String>) async throws -> Int { 0 }
-            func setHalted(_ halted: Bool) async throws -> Int { 0 }
-            func census() async throws -> AgentCensus { AgentCensus(machine: machine, samples: []) }
-            func renewLease(_ lease: Lease) async throws -> LeaseGrant { throw AgentError(.failed, "unused") }
-            func attack(_ request: DirectAttack) async throws -> AttackID { throw AgentError(.failed, "unused") }
-            func directAttacks() async throws -> [HostAttack] { [] }
-        }
         let document = try #require(try DocumentLoader().load(Self.toxics).first?.document)
         let pod = Pod(name: "redis", namespace: "default", netns: "redis")
         let request = ReconfigureRequest(attacks: [], injection: InjectionRequest(
             owner: AttackOwner(controller: "c", experiment: "e", target: pod.id), document: document, target: pod))
         do {
-            try await Plain().reconfigure(request)
+            try await FakeHostAgent(machine: "plain").reconfigure(request)
             Issue.record("the default reconfigured")
         } catch let error as AgentError {
             #expect(error.code == .unsupported)

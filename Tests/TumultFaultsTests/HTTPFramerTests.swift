@@ -1,19 +1,8 @@
 import NIOCore
 import Testing
 import TumultFaults
+import TumultModel
 
-/// A seeded generator (SplitMix64), so every random split can be replayed.
-private struct SplitGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// An event with its bytes as arrays and consecutive body or opaque bytes
 /// merged, so streams framed from different splits compare equal.
@@ -148,7 +137,7 @@ struct HTTPFramerTests {
 
     @Test func pipelinedRequestsCutAtRandom() {
         let input = Array(Self.pipelined.utf8)
-        var generator = SplitGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         for round in 0..<500 {
             let count = Int.random(in: 1...12, using: &generator)
             let cuts = (0..<count).map { _ in Int.random(in: 0...input.count, using: &generator) }.sorted()

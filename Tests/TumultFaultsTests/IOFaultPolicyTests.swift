@@ -4,18 +4,6 @@ import TumultFaults
 import TumultModel
 import TumultSystem
 
-/// A seeded generator (SplitMix64), so every random draw can be replayed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The pure decisions of the IO fault's file system: which rule acts on
 /// which operation of which file, and what it does to attributes and data.
@@ -33,7 +21,7 @@ struct IOFaultPolicyTests {
     }
 
     @Test func methodsSelectOperations() {
-        var generator = SeededGenerator(state: 1)
+        var generator = SplitMix64(seed: 1)
         let policy = IOFaultPolicy(volume: "/vol", rules: [
             IORule(action: .fault, path: "*.db", methods: ["WRITE"], errno: 5),
         ])
@@ -49,7 +37,7 @@ struct IOFaultPolicyTests {
     }
 
     @Test func latenciesAddUpAndTheFirstFaultWins() {
-        var generator = SeededGenerator(state: 2)
+        var generator = SplitMix64(seed: 2)
         let policy = IOFaultPolicy(volume: "/vol", rules: [
             IORule(action: .latency, delayNanoseconds: 1_000_000),
             IORule(action: .latency, path: "*.db", delayNanoseconds: 2_000_000),
@@ -65,17 +53,17 @@ struct IOFaultPolicyTests {
     @Test func percentSamplesWithTheGivenGenerator() {
         let rule = IORule(action: .fault, percent: 30, errno: 5)
         let policy = IOFaultPolicy(volume: "/vol", rules: [rule])
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         let fired = (0..<10_000).filter { _ in policy.decide(path: "/vol/x", method: "read", using: &generator).errno != nil }
         #expect((2_700...3_300).contains(fired.count), "30% of 10000 draws, got \(fired.count)")
 
         // The same seed, the same draws.
-        var first = SeededGenerator(state: 7), second = SeededGenerator(state: 7)
+        var first = SplitMix64(seed: 7), second = SplitMix64(seed: 7)
         let a = (0..<100).map { _ in IOFaultPolicy.fires(rule, using: &first) }
         let b = (0..<100).map { _ in IOFaultPolicy.fires(rule, using: &second) }
         #expect(a == b)
 
-        var generator2 = SeededGenerator(state: 3)
+        var generator2 = SplitMix64(seed: 3)
         #expect((0..<100).allSatisfy { _ in IOFaultPolicy.fires(IORule(action: .fault, percent: 100), using: &generator2) })
         #expect((0..<100).allSatisfy { _ in !IOFaultPolicy.fires(IORule(action: .fault, percent: 0), using: &generator2) })
     }
@@ -114,7 +102,7 @@ struct IOFaultPolicyTests {
     }
 
     @Test func attributeOverrideActsOnAttributeRepliesOfMatchingFiles() {
-        var generator = SeededGenerator(state: 4)
+        var generator = SplitMix64(seed: 4)
         let policy = IOFaultPolicy(volume: "/vol", rules: [
             IORule(action: .attrOverride, path: "/vol/big*", attr: .init(size: 1 << 40)),
         ])
@@ -131,7 +119,7 @@ struct IOFaultPolicyTests {
     }
 
     @Test func mistakesStayWithinTheirBounds() {
-        var generator = SeededGenerator(state: 5)
+        var generator = SplitMix64(seed: 5)
         for filling in [IOChaosSpec.Mistake.Filling.zero, .random] {
             let mistake = IOChaosSpec.Mistake(filling: filling, maxOccurrences: 3, maxLength: 10)
             for size in [1, 2, 9, 100, 4096] {
@@ -166,7 +154,7 @@ struct IOFaultPolicyTests {
     }
 
     @Test func mistakesFollowTheirRules() {
-        var generator = SeededGenerator(state: 6)
+        var generator = SplitMix64(seed: 6)
         let policy = IOFaultPolicy(volume: "/vol", rules: [
             IORule(action: .mistake, path: "*.db", methods: ["read"],
                    mistake: .init(filling: .zero, maxOccurrences: 2, maxLength: 4)),

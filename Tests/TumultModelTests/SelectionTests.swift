@@ -50,7 +50,7 @@ import TumultModel
     /// and checked against `matches` so that the two never disagree.
     func matched(_ selector: PodSelectorSpec, in namespace: String = "default") -> [String] {
         let viaMatches = Self.inventory.filter { selector.matches($0, defaultNamespace: namespace) }.map(\.id).sorted()
-        var random = SelectionRandom(seed: 1)
+        var random = SplitMix64(seed: 1)
         let viaSelect = (try? PodSelection.select(from: Self.inventory, selector: selector, mode: .all, value: nil,
                                                   defaultNamespace: namespace, using: &random).get())?.map(\.id) ?? []
         #expect(viaMatches == viaSelect)
@@ -59,7 +59,7 @@ import TumultModel
 
     func select(_ mode: SelectorMode, _ value: String? = nil, selector: PodSelectorSpec = PodSelectorSpec(),
                 namespace: String = "default", seed: UInt64, from pods: [Pod] = inventory) -> Result<[Pod], SelectionError> {
-        var random = SelectionRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         return PodSelection.select(from: pods, selector: selector, mode: mode, value: value,
                                    defaultNamespace: namespace, using: &random)
     }
@@ -339,7 +339,7 @@ import TumultModel
     }
 
     @Test func targetCountWithGenerator() {
-        var random = SelectionRandom(seed: 9)
+        var random = SplitMix64(seed: 9)
         for _ in 0..<100 {
             #expect((0...5).contains(Selection.randomMaxPercent(50).targetCount(of: 10, using: &random)))
         }
@@ -360,15 +360,3 @@ import TumultModel
     }
 }
 
-/// SplitMix64: a tiny seeded generator, so a failing pick can be replayed.
-struct SelectionRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

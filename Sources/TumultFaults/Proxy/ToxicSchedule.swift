@@ -200,18 +200,3 @@ public struct ToxicSchedule: Sendable {
     static func earliest(_ a: UInt64?, _ b: UInt64) -> UInt64 { a.map { min($0, b) } ?? b }
 }
 
-/// A small, fast, seedable generator (Vigna's SplitMix64): jitter and
-/// slice sizes reproducible in tests, unpredictable in use.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
