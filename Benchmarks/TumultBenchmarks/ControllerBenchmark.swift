@@ -6,7 +6,7 @@ import TumultModel
 import TumultSystem
 
 /// `swift run -c release tumult-bench controller [--experiments 10000] [--pods 5000] [--store memory|sqlite]`
-/// `[--hold SECONDS] [--tick MS]` (the subcommand first).
+/// `[--hold SECONDS] [--tick MS] [--watch SECONDS|off]` (the subcommand first).
 ///
 /// The controller alone, with every injector replaced by `NoOpDaemon`: how
 /// long `experiments` NetworkChaos documents over `pods` pods take from
@@ -65,6 +65,28 @@ struct ControllerBenchmark {
     var json = false
     /// The controller's loop period in ms (its default unless `--tick MS`).
     var tickMilliseconds: Int?
+    /// The liveness check's interval (`--watch SECONDS`; `off`: none; the
+    /// controller's default, 2 s, otherwise): the idle figures with and
+    /// without it tell the loop's own cost from the check's.
+    var watch: Watch = .standard
+
+    enum Watch: Equatable {
+        case standard, off, every(Double)
+        var argument: String? {
+            switch self {
+            case .standard: nil
+            case .off: "off"
+            case .every(let seconds): String(seconds)
+            }
+        }
+        var label: String {
+            switch self {
+            case .standard: "2 s (default)"
+            case .off: "off"
+            case .every(let seconds): String(format: "%g s", seconds)
+            }
+        }
+    }
 
     init(arguments: [String]) throws {
         func value(_ flag: String) -> String? {
@@ -93,6 +115,14 @@ struct ControllerBenchmark {
             guard let number = Double(text), number > 0 else { throw BenchmarkError("--hold: \"\(text)\" is not a positive number of seconds") }
             hold = number
         }
+        if let text = value("--watch") {
+            if text == "off" {
+                watch = .off
+            } else {
+                guard let number = Double(text), number > 0 else { throw BenchmarkError("--watch: \"\(text)\" is not a positive number of seconds or off") }
+                watch = .every(number)
+            }
+        }
         json = arguments.contains("--json")
     }
 
@@ -119,7 +149,7 @@ struct ControllerBenchmark {
               + "\(namespaceCount) namespaces, no-op daemon, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("documents built as YAML and loaded (parse + validate) before the clock starts: "
               + results.map { String(format: "%.2f s", $0.parseSeconds) + " (\($0.store.rawValue))" }.joined(separator: ", "))
-        print("tick \(tickMilliseconds.map { "\($0) ms" } ?? "250 ms (default)"), concurrency 32 (default); "
+        print("tick \(tickMilliseconds.map { "\($0) ms" } ?? "30 s (default, a safety net: the loop is woken by changes and due moments)"), watch \(watch.label), concurrency 32 (default); "
               + (results.count > 1 ? "each store in its own process" : "one process"))
         print("")
         let widths = [28] + Array(repeating: 18, count: results.count)
@@ -161,6 +191,7 @@ struct ControllerBenchmark {
                          "--pods", String(pods), "--json"]
         arguments += ["--hold", String(hold)]
         if let tickMilliseconds { arguments += ["--tick", String(tickMilliseconds)] }
+        if let argument = watch.argument { arguments += ["--watch", argument] }
         let result = try ProcessCommandRunner().check(Command(arguments), doing: "running the controller benchmark for the \(store.rawValue) store")
         guard let line = result.stdout.split(separator: "\n").last,
               let measurement = try? JSONDecoder().decode(Measurement.self, from: Data(line.utf8)) else {
@@ -188,7 +219,13 @@ struct ControllerBenchmark {
         let inventory = makePods()
         let text = makeDocuments()
         let parseStart = ContinuousClock.now
-        let reports = try DocumentLoader().load(text)
+        // In texts of 1,000 documents: one text may hold at most 1 MiB
+        // (the loader's budget), as a request or file would.
+        var reports: [DocumentLoader.Report] = []
+        let pieces = text.components(separatedBy: "---\n")
+        for start in stride(from: 0, to: pieces.count, by: 1000) {
+            reports += try DocumentLoader().load(pieces[start..<min(start + 1000, pieces.count)].joined(separator: "---\n"))
+        }
         let parseSeconds = (ContinuousClock.now - parseStart).seconds
         var documents: [ChaosDocument] = []
         documents.reserveCapacity(reports.count)
@@ -208,6 +245,11 @@ struct ControllerBenchmark {
         }
         var configuration = Controller.Configuration(supportedKinds: [.networkChaos])
         if let tickMilliseconds { configuration.tick = .milliseconds(tickMilliseconds) }
+        switch watch {
+        case .standard: break
+        case .off: configuration.watchInterval = nil
+        case .every(let seconds): configuration.watchInterval = seconds
+        }
         let controller = try Controller(agent: NoOpDaemon(), inventory: StaticInventory(inventory), store: store,
                                         configuration: configuration)
 

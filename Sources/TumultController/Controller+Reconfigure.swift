@@ -62,8 +62,7 @@ extension Controller {
             Work(experiment: uid, index: index, operation: .reconfigure, attacks: current.records[index].attacks)
         }
         for item in changes { markBusy(uid, item.index) }
-        let outcomes = await perform(changes)
-        apply(outcomes, at: now)
+        let outcomes = await carryOut(changes)
 
         var result = Reconfiguration()
         var refused: [Outcome] = []
@@ -80,8 +79,7 @@ extension Controller {
         // What could not change in place changes the ordinary way.
         let recoveries = refused.map { Work(experiment: uid, index: $0.work.index, operation: .recover, attacks: $0.work.attacks) }
         for item in recoveries { markBusy(uid, item.index) }
-        let recovered = await perform(recoveries)
-        apply(recovered, at: now)
+        let recovered = await carryOut(recoveries)
         var failures: [String] = []
         for outcome in recovered where outcome.error != nil {
             failures.append("\(current.records[outcome.work.index].id): could not recover it to inject the new document: \(outcome.error ?? "")")
@@ -93,8 +91,7 @@ extension Controller {
             }
         }
         for item in injections { markBusy(uid, item.index) }
-        let injected = await perform(injections)
-        apply(injected, at: now)
+        let injected = await carryOut(injections)
         let why = Dictionary(refused.map { ($0.work.index, $0.error ?? "") }, uniquingKeysWith: { first, _ in first })
         for outcome in injected {
             let target = current.records[outcome.work.index].id

@@ -18,6 +18,8 @@ public protocol ExperimentService: Sendable {
     /// Begins serving: the controller restores and starts its loop; a
     /// cluster's caches list and start watching.
     func start() async
+    /// Serves until cancelled: a service's body (`ControllerService`).
+    func run() async
     /// Stops; `recover`: the controller recovers every fault it injected.
     func shutdown(recover: Bool) async
 
@@ -57,6 +59,15 @@ public protocol ExperimentService: Sendable {
 }
 
 extension ExperimentService {
+    /// Starts, then waits for cancellation (services whose work runs in
+    /// tasks of their own once started: a cluster's caches).
+    public func run() async {
+        await start()
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
+
     /// A service that cannot change a running experiment in place says so.
     public func reconfigure(_ uid: String, to document: ChaosDocument) async throws -> Controller.Reconfiguration {
         throw ControllerError(.unsupported, "changing a running experiment in place is not supported here: apply the new document")

@@ -23,9 +23,10 @@ struct ControllerService: Service {
             logger.warning("the server never listened: experiments and faults left as they are")
             return
         }
-        await controller.start()
-        logger.info("controller started")
-        try? await gracefulShutdown()
+        logger.info("controller starting")
+        // The controller's loop is this service's body; a graceful
+        // shutdown cancels it, then every injected fault is recovered.
+        try? await cancelWhenGracefulShutdown { await controller.run() }
         logger.info("shutting down: recovering every injected fault")
         await controller.shutdown(recover: true)
         logger.info("controller stopped")

@@ -81,7 +81,6 @@ struct RunCommand: AsyncParsableCommand {
                                    inventory: LocalPodInventory(inventoryPath: inventory, home: Journal.defaultDirectory()),
                                    owner: getpid())
         var settings = Controller.Configuration(supportedKinds: Set(families.translators.kinds))
-        settings.tick = .milliseconds(100)
         settings.retryDelay = 1
         settings.controllerID = "tumult-run-\(getpid())"
         let controller = try Controller(agent: agent, store: InMemoryExperimentStore(), configuration: settings)

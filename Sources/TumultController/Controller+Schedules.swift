@@ -1,0 +1,109 @@
+import Foundation
+import TumultAgent
+import TumultModel
+
+// Schedules: apply, pause propagated to runs, and spawning runs as Kubernetes CronJob rules say.
+extension Controller {
+    func applySchedule(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
+        // Checked by `admissionProblem` before.
+        guard let spec = document.spec as? ScheduleSpec else {
+            throw ControllerError(.invalidDocument, "a Schedule without a schedule spec")
+        }
+        if let existing = schedules.values.first(where: { $0.namespace == document.namespace && $0.name == document.name && $0.deletedAt == nil }) {
+            if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
+            var record = existing
+            let pausedBefore = record.isPaused
+            var updated = document
+            updated.metadata.uid = existing.uid
+            updated.metadata.creationTimestamp = existing.document.metadata.creationTimestamp
+            record.document = updated
+            store(record)
+            if pausedBefore != record.isPaused { propagatePause(of: record) }
+            try commit()
+            wake()
+            return (record.uid, .configured)
+        }
+        let uid = givenUID(of: document) ?? UUID().uuidString.lowercased()
+        var stored = document
+        let created = now
+        stored.metadata.uid = uid
+        stored.metadata.creationTimestamp = Self.timestamp(created)
+        let record = ScheduleRecord(uid: uid, document: stored, createdAt: created)
+        store(record)
+        emit(kind: "Schedule", uid: uid, namespace: record.namespace, name: record.name, reason: "Created",
+             message: "schedule created: \(spec.schedule.text)")
+        try commit()
+        wake()
+        return (uid, .created)
+    }
+
+    /// Pausing a Schedule pauses its runs (and resuming resumes them).
+    func propagatePause(of schedule: ScheduleRecord) {
+        for run in schedule.runs {
+            guard var record = experiments[run], !record.isDeleted, record.isPaused != schedule.isPaused else { continue }
+            record.document.metadata.setPaused(schedule.isPaused)
+            store(record)
+        }
+    }
+
+    func reconcileSchedules(at moment: Date) {
+        for uid in Array(schedules.keys) {
+            guard var schedule = schedules[uid], let spec = schedule.spec else { continue }
+            if schedule.deletedAt != nil {
+                schedule.runs.removeAll { experiments[$0] == nil }
+                if schedule.runs.isEmpty {
+                    batch.removedSchedules.append(uid)
+                    batch.archives.append(ArchiveRecord(
+                        uid: uid, kind: "Schedule", namespace: schedule.namespace, name: schedule.name,
+                        action: spec.type.rawValue, startTime: schedule.createdAt, finishTime: moment,
+                        object: (try? schedule.document.encoded()) ?? .null))
+                    schedules[uid] = nil
+                } else if schedule.runs.count != schedules[uid]?.runs.count {
+                    store(schedule)
+                }
+                continue
+            }
+            // Finished runs beyond historyLimit are deleted, oldest first.
+            let finished = schedule.runs.filter { run in
+                guard let record = experiments[run] else { return false }
+                return !record.isDeleted && record.isOver(at: moment)
+            }
+            let limit = max(spec.historyLimit ?? 1, 0)
+            if finished.count > limit {
+                for run in finished.prefix(finished.count - limit) { try? delete(run) }
+            }
+            let before = schedule.runs.count
+            schedule.runs.removeAll { experiments[$0] == nil }
+            if schedule.runs.count != before { store(schedule) }
+            guard !schedule.isPaused, !halted, let runSpec = spec.runSpec, case .chaos(let kind) = spec.type else { continue }
+            let active = schedule.runs.filter { run in
+                guard let record = experiments[run], !record.isDeleted else { return false }
+                return !record.isOver(at: moment)
+            }
+            switch ScheduleDecision.decide(spec, createdAt: schedule.createdAt, lastScheduleTime: schedule.lastScheduleTime,
+                                           activeRuns: active.count, now: moment) {
+            case .wait, .forbidden:
+                continue
+            case .missed(let due):
+                schedule.lastScheduleTime = due
+                store(schedule)
+                emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Missed",
+                     message: "run due at \(Self.timestamp(due)) missed its starting deadline", type: .warning)
+            case .spawn(let due):
+                var metadata = ObjectMeta(name: "\(schedule.name)-\(Self.suffix())", namespace: schedule.namespace,
+                                          labels: schedule.document.metadata.labels)
+                metadata.annotations = schedule.document.metadata.annotations?.filter { $0.key != ObjectMeta.pauseAnnotation }
+                metadata.ownerReferences = [.object(Value.Object([
+                    ("apiVersion", .string(ChaosDocument.apiVersion)), ("kind", .string("Schedule")),
+                    ("name", .string(schedule.name)), ("uid", .string(uid)),
+                ]))]
+                let run = create(ChaosDocument(kind: kind, metadata: metadata, spec: runSpec).normalized(), scheduleUID: uid)
+                schedule.runs.append(run)
+                schedule.lastScheduleTime = due
+                store(schedule)
+                emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Spawned",
+                     message: "spawned \(kind.rawValue) \(experiments[run]?.name ?? run)")
+            }
+        }
+    }
+}
