@@ -146,9 +146,18 @@ public struct WorkflowTemplate: Codable, Sendable, Hashable {
         for (position, child) in (children ?? []).enumerated() where !knownNames.contains(child) {
             diagnostics.error(path.child("children").index(position), "\"\(child)\" is not the name of a template")
         }
-        for (position, branch) in (conditionalBranches ?? []).enumerated() where !knownNames.contains(branch.target) {
-            diagnostics.error(path.child("conditionalBranches").index(position).child("target"),
-                              "\"\(branch.target)\" is not the name of a template")
+        for (position, branch) in (conditionalBranches ?? []).enumerated() {
+            let branchPath = path.child("conditionalBranches").index(position)
+            if !knownNames.contains(branch.target) {
+                diagnostics.error(branchPath.child("target"), "\"\(branch.target)\" is not the name of a template")
+            }
+            if let expression = branch.expression {
+                do throws(InvalidValue) {
+                    _ = try WorkflowExpression(parsing: expression)
+                } catch {
+                    diagnostics.error(branchPath.child("expression"), error.message)
+                }
+            }
         }
         if diagnostics.hasError(touching: path.child("templateType")) {
             embedded.validate(expecting: nil, typeField: "templateType", at: path, into: &diagnostics)
@@ -269,7 +278,8 @@ public struct WorkflowTask: Codable, Sendable, Hashable {
 /// After a Task, the template to spawn when `expression` holds.
 public struct ConditionalBranch: Codable, Sendable, Hashable {
     public var target: String
-    /// A boolean expression over `exitCode` and `stdout`; empty means always.
+    /// A boolean expression over `exitCode` and `stdout` (`WorkflowExpression`);
+    /// empty means always.
     public var expression: String?
 
     public init(target: String, expression: String? = nil) {
