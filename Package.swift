@@ -153,7 +153,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            // The dashboard's files (index.html, app.css, the ES modules), compiled in as bytes
+            // (`PackageResources.app_js` ...): an installed binary serves them with nothing beside it.
+            resources: [.embedInCode("Dashboard/Assets")]
         ),
         // The CLI: parsing and printing only.
         .executableTarget(

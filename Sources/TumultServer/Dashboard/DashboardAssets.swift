@@ -2,8 +2,11 @@ import Foundation
 import Hummingbird
 
 /// The dashboard's files, compiled into the binary so that an installed
-/// `tumult` serves its dashboard with nothing to download or unpack. The
-/// texts live one per file in `DashboardAssets+<Name>.swift`.
+/// `tumult` serves its dashboard with nothing to download or unpack. They
+/// live as themselves in `Assets/` (`index.html`, `app.css`, the ES
+/// modules), which `Package.swift` embeds with `.embedInCode`: SwiftPM
+/// generates `PackageResources.<file_name>` with each file's bytes, so no
+/// resource bundle is looked for at run time.
 enum DashboardAssets {
     /// One file the dashboard serves, with its validator.
     struct Asset: Sendable {
@@ -62,9 +65,22 @@ enum DashboardAssets {
 
     /// The ES modules, by file name (they import each other relatively).
     static let scripts: [(String, String)] = [
-        ("app.js", appJS), ("api.js", apiJS), ("ui.js", uiJS), ("yaml.js", yamlJS),
-        ("views.js", viewsJS), ("editor.js", editorJS),
+        ("app.js", text(PackageResources.app_js)), ("api.js", text(PackageResources.api_js)),
+        ("ui.js", text(PackageResources.ui_js)), ("yaml.js", text(PackageResources.yaml_js)),
+        ("views.js", text(PackageResources.views_js)), ("editor.js", text(PackageResources.editor_js)),
     ]
+
+    /// The dashboard's one style sheet (light and dark).
+    static let appCSS = text(PackageResources.app_css)
+
+    /// The page at `/`: the shell every view renders into; `{{assets}}`
+    /// becomes this build's asset path.
+    static let indexHTML = text(PackageResources.index_html)
+
+    /// An embedded file as the UTF-8 text it is.
+    static func text(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self)
+    }
 
     /// Changes whenever any asset does, so asset URLs can be cached for good.
     static let version: String = {

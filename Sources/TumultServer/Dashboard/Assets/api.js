@@ -1,8 +1,3 @@
-// The dashboard's api.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `api.js`: The REST API client: bearer token, error bodies, the `/api/stream` EventSource.
-    static let apiJS = #"""
 // The REST API of `tumult server`, and its live stream.
 // Every call goes through `request`, which adds the bearer token and, when
 // the server answers 401, asks for one (once for all calls in flight).
@@ -134,6 +129,4 @@ export function openStream({ onUpdate, onHalt, onState }) {
   connect();
   onTokenChanged(connect);
   return { reconnect: connect };
-}
-"""#
 }

@@ -1,8 +1,3 @@
-// The dashboard's yaml.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `yaml.js`: JSON to YAML, and the line of a field path in YAML text (for the editor's marks).
-    static let yamlJS = #"""
 // JSON -> YAML for showing and generating documents, and the reverse
 // question the editor needs: on which line of a YAML text is the field at
 // `spec.delay.latency`?
@@ -167,6 +162,4 @@ export function locate(index, path, document = 1) {
     if (line) return { line, exact: length === parts.length };
   }
   return null;
-}
-"""#
 }

@@ -1,8 +1,3 @@
-// The dashboard's ui.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `ui.js`: DOM helpers: elements, badges, tables, dialogs, toasts.
-    static let uiJS = #"""
 // Small DOM helpers shared by the pages: element building, formatting,
 // tables, dialogs and toasts. Text is always set as text (never as HTML),
 // so names and messages from documents cannot inject markup.
@@ -156,6 +151,4 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
-}
-"""#
 }

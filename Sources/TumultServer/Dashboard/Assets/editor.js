@@ -1,8 +1,3 @@
-// The dashboard's editor.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `editor.js`: New experiment: fault forms that write YAML, and the editor validated as you type.
-    static let editorJS = #"""
 // New experiment: forms for the common faults write YAML into an editor
 // that the server validates as you type (`POST /api/validate`, nothing
 // applied); each problem shows on its line and beside its form field.
@@ -439,6 +434,4 @@ export function newExperiment(root) {
     generate(true);
   }
   return {};
-}
-"""#
 }

@@ -1,8 +1,3 @@
-// The dashboard's views.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `views.js`: The pages: overview, experiments, detail, schedules, archives, events, inventory.
-    static let viewsJS = #"""
 // The pages. Each view renders into `root` and returns {refresh(updates)},
 // which the app calls on every batch of live updates (and the page reloads
 // only the data it shows).
@@ -591,6 +586,4 @@ export function inventory(root) {
   });
   load();
   return {};
-}
-"""#
 }

@@ -1,8 +1,3 @@
-// The dashboard's app.js, served from the binary (see DashboardAssets).
-
-extension DashboardAssets {
-    /// `app.js`: The shell: hash routes, the emergency stop, the halted banner, live updates.
-    static let appJS = #"""
 // The dashboard's shell: hash routes, the emergency stop in the header,
 // the halted banner, and live updates from `/api/stream` handed to the
 // page on screen.
@@ -140,5 +135,3 @@ window.addEventListener('hashchange', render);
 render();
 api.halted().then((answer) => setHalted(answer.halted === true)).catch(() => {});
 openStream({ onUpdate, onHalt: setHalted, onState: setLive });
-"""#
-}
