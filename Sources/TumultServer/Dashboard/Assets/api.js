@@ -60,6 +60,10 @@ export async function request(method, path, body, contentType) {
       try { data = JSON.parse(text); } catch { data = text; }
     }
     if (response.status === 401) {
+      // A token given while this call was under way (another call's
+      // prompt) is tried before asking again.
+      const latest = token.get();
+      if (latest && latest !== current) continue;
       const given = await newToken(current ? 'The token was refused. Enter the server\'s token.' : 'This server requires a bearer token.');
       if (given) continue;
     }
