@@ -91,12 +91,22 @@ extension Controller {
     func apply(_ outcomes: [Outcome], at moment: Date) {
         var touched: [String: ExperimentRecord] = [:]
         var lateRecoveries: [Work] = []
+        var needsPass = false
         for outcome in outcomes {
             let item = outcome.work
             markDone(item.experiment, item.index)
             // A watch that found everything in place changes nothing: the
             // record is not rewritten (10,000 experiments every 2 s would be).
-            if item.operation == .watch && outcome.lost.isEmpty { continue }
+            // But a pass skipped the target while it was busy (a halt, pause
+            // or delete that came during the check): the loop looks again.
+            if item.operation == .watch && outcome.lost.isEmpty {
+                if let record = experiments[item.experiment], record.records.indices.contains(item.index),
+                   record.records[item.index].phase == .injected,
+                   halted || record.desiredPhase(at: moment) == .stop {
+                    needsPass = true
+                }
+                continue
+            }
             guard var record = touched[item.experiment] ?? experiments[item.experiment],
                   record.records.indices.contains(item.index) else { continue }
             var target = record.records[item.index]
@@ -171,8 +181,8 @@ extension Controller {
         pendingRecoveries += lateRecoveries
         // A record changed: the loop looks again (a deleted experiment may
         // now be archived). A watch that found everything in place changed
-        // nothing and wakes nobody.
-        if !touched.isEmpty || !lateRecoveries.isEmpty { wake() }
+        // nothing and wakes nobody, unless its targets now have work.
+        if !touched.isEmpty || !lateRecoveries.isEmpty || needsPass { wake() }
     }
 
     /// Runs `work` on the hosts, applies the outcomes to the records, then
