@@ -316,6 +316,7 @@ extension Controller {
                     if let retry = record.records[index].retryAfter, retry > moment { continue }
                     work.append(Work(experiment: uid, index: index, operation: .inject, attacks: []))
                 case (.stop, .injected):
+                    if let retry = record.records[index].retryAfter, retry > moment { continue }
                     work.append(Work(experiment: uid, index: index, operation: .recover, attacks: record.records[index].attacks))
                 default:
                     continue

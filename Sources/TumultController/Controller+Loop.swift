@@ -119,7 +119,7 @@ extension Controller {
 
     /// The earliest moment a pass would find something to do that no
     /// change will announce: an experiment's end, a retry after a failed
-    /// injection, a selection that could not list pods, a schedule's run.
+    /// injection or recovery, a selection that could not list pods, a schedule's run.
     func nextDue(after moment: Date) -> Date? {
         var due: Date?
         func consider(_ date: Date?) {
@@ -133,7 +133,7 @@ extension Controller {
                 continue
             }
             if let endsAt = record.endsAt, endsAt > moment { consider(endsAt) }
-            for target in record.records where target.phase == .notInjected {
+            for target in record.records {
                 if let retry = target.retryAfter, retry > moment { consider(retry) }
             }
         }

@@ -134,6 +134,10 @@ extension Controller {
                 target.record(RecordEvent(type: .succeeded, operation: .recover, message: "recovered", timestamp: moment))
                 emit(record, reason: "Recovered", message: "recovered \(target.id)")
             case (.recover, let error?):
+                // Tried again after the retry delay, not at once: every
+                // outcome wakes the loop, and a host that keeps refusing
+                // must not be asked in a tight loop.
+                target.retryAfter = moment.addingTimeInterval(configuration.retryDelay)
                 target.record(RecordEvent(type: .failed, operation: .recover, message: error, timestamp: moment))
                 emit(record, reason: "Failed", message: "recover \(target.id): \(error)", type: .warning)
             case (.reconfigure, nil):
