@@ -2,7 +2,8 @@ import Foundation
 import TumultAgent
 import TumultModel
 
-// Experiments: apply, delete, pause; choosing targets, planning the work of a pass, finishing and archiving.
+// Experiments: apply, delete, pause; choosing targets, planning the work
+// of a pass, finishing and archiving.
 extension Controller {
     // MARK: API
 

@@ -20,6 +20,33 @@ extension Controller {
             record.document.metadata.setPaused(true)
             store(record)
         }
+        var work = injectedIdleTargets()
+        emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Halted",
+             message: "emergency stop: recovering \(work.count) targets", type: .warning)
+        async let host = try? hosts.setHalted(true)
+        var recovered = await carryOut(work).filter { $0.error == nil }.count
+        // Targets busy meanwhile (a liveness check reading them back, an
+        // injection under way) are waited for, then recovered: the
+        // emergency stop returns with every fault gone, not at the loop's
+        // next pass.
+        for _ in 0..<5 {
+            for uid in Array(busyCount.keys) {
+                while busyCount[uid] != nil {
+                    await withCheckedContinuation { continuation in idleWaiters[uid, default: []].append(continuation) }
+                }
+            }
+            work = injectedIdleTargets()
+            if work.isEmpty { break }
+            recovered += await carryOut(work).filter { $0.error == nil }.count
+        }
+        let others = await host ?? 0
+        flush()
+        wake()
+        return recovered + others
+    }
+
+    /// The injected targets with nothing under way, marked busy for their recovery.
+    private func injectedIdleTargets() -> [Work] {
         var work: [Work] = []
         for (uid, record) in experiments {
             for (index, target) in record.records.enumerated()
@@ -28,14 +55,7 @@ extension Controller {
                 work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
             }
         }
-        emit(kind: "Tumult", uid: "halt", namespace: "default", name: "halt", reason: "Halted",
-             message: "emergency stop: recovering \(work.count) targets", type: .warning)
-        async let host = try? hosts.setHalted(true)
-        let results = await carryOut(work)
-        let others = await host ?? 0
-        flush()
-        wake()
-        return results.filter { $0.error == nil }.count + others
+        return work
     }
 
     /// Ends the emergency stop. Experiments stay paused until resumed.

@@ -2,7 +2,9 @@ import Foundation
 import TumultAgent
 import TumultModel
 
-// Injections, recoveries, watches and in-place changes as work items, run on the hosts with bounded concurrency, and their outcomes applied to the records.
+// Injections, recoveries, watches and in-place changes as work items, run
+// on the hosts with bounded concurrency, and their outcomes applied to the
+// records.
 extension Controller {
     // MARK: Work
 
