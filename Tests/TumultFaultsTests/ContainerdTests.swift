@@ -130,10 +130,15 @@ final class TestContainerd {
             if Date() > deadline { kill(shim, SIGKILL) }
             usleep(100_000)
         }
+        // A container's last process may still be leaving its cgroups
+        // (EBUSY): tried again for a while, as TestCgroup does, so that no
+        // `tmt-*` cgroup outlives the test.
         let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+        let cgroupDeadline = Date().addingTimeInterval(5)
         for hierarchy in hierarchies {
-            rmdir("/sys/fs/cgroup/\(hierarchy)/\(namespace)/\(containerID)")
-            rmdir("/sys/fs/cgroup/\(hierarchy)/\(namespace)")
+            for group in ["/sys/fs/cgroup/\(hierarchy)/\(namespace)/\(containerID)", "/sys/fs/cgroup/\(hierarchy)/\(namespace)"] {
+                while rmdir(group) != 0 && errno == EBUSY && Date() < cgroupDeadline { usleep(20_000) }
+            }
         }
         rmdir("/run/containerd/runc/\(namespace)")
         if !runDirectoryExisted {
