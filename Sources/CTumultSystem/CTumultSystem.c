@@ -9,6 +9,11 @@ int tumult_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int low)
     return posix_spawn_file_actions_addclosefrom_np(actions, low);
 }
 
+int tumult_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path)
+{
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
 int tumult_pipe_cloexec(int fds[2])
 {
     return pipe2(fds, O_CLOEXEC);

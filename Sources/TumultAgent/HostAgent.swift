@@ -70,9 +70,25 @@ public protocol HostAgent: Sendable {
 
     /// The attacks made outside experiments (chaosd's experiment list).
     func directAttacks() async throws -> [HostAttack]
+
+    /// Runs a Workflow Task's command on the host and returns how it ended
+    /// (its exit code and what it printed). Returns when the process ends,
+    /// is cancelled (`cancelTask`) or outlives `request.timeoutSeconds`.
+    func runTask(_ request: TaskRequest) async throws -> TaskOutcome
+
+    /// Kills the task `id` if it still runs; an unknown id is not an error.
+    func cancelTask(_ id: String) async throws
 }
 
 extension HostAgent {
+    /// An agent that cannot run tasks says so; the Workflow's node then
+    /// ends with that reason.
+    public func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
+        throw AgentError(.unsupported, "machine \(machine) cannot run workflow tasks")
+    }
+
+    public func cancelTask(_ id: String) async throws {}
+
     /// An agent that cannot change a running fault in place says so; the
     /// controller then recovers the target and injects the new document.
     public func reconfigure(_ request: ReconfigureRequest) async throws {

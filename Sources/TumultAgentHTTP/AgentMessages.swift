@@ -3,6 +3,11 @@ import TumultAgent
 /// The bodies of the agent routes whose calls take or return more than
 /// one wire type: both ends of the protocol live in this module, so these
 /// stay internal to it.
+/// `cancelTask`'s body.
+struct CancelTaskRequest: Codable, Sendable {
+    var id: String
+}
+
 struct OrphansRequest: Codable, Sendable {
     var controller: String
     var keeping: [String]
@@ -35,6 +40,8 @@ enum AgentPath {
     static let lease = "lease"
     static let attack = "attack"
     static let direct = "direct"
+    static let task = "task"
+    static let cancelTask = "task/cancel"
 }
 
 /// The header every agent call carries, naming the protocol version it speaks.

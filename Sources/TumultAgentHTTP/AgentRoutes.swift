@@ -74,6 +74,15 @@ public struct AgentRoutes: Sendable {
             let lease = try await AgentReply.decode(Lease.self, from: request, limit: Self.bodyLimit)
             return try AgentReply.json(try await agent.renewLease(lease))
         }
+        routes.post(RouterPath(AgentPath.task)) { request, _ in
+            let task = try await AgentReply.decode(TaskRequest.self, from: request, limit: Self.bodyLimit)
+            return try AgentReply.json(try await agent.runTask(task))
+        }
+        routes.post(RouterPath(AgentPath.cancelTask)) { request, _ in
+            let cancel = try await AgentReply.decode(CancelTaskRequest.self, from: request, limit: Self.bodyLimit)
+            try await agent.cancelTask(cancel.id)
+            return try AgentReply.json(EmptyReply())
+        }
         routes.post(RouterPath(AgentPath.attack)) { request, _ in
             let attack = try await AgentReply.decode(DirectAttack.self, from: request, limit: Self.bodyLimit)
             return try AgentReply.json(try await agent.attack(attack))

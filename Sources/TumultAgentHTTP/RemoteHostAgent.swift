@@ -114,6 +114,17 @@ public final class RemoteHostAgent: HostAgent {
         ours(try await post(AgentPath.attack, request, timeout: Self.slowTimeout))
     }
 
+    /// Waits as long as the task may run (its timeout, else a day), plus
+    /// the slow calls' margin.
+    public func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
+        let seconds = Int64((request.timeoutSeconds ?? 86_400).rounded(.up)) + 120
+        return try await post(AgentPath.task, request, timeout: .seconds(seconds))
+    }
+
+    public func cancelTask(_ id: String) async throws {
+        let _: EmptyReply = try await post(AgentPath.cancelTask, CancelTaskRequest(id: id), timeout: Self.quickTimeout)
+    }
+
     public func directAttacks() async throws -> [HostAttack] {
         let attacks: [HostAttack] = try await get(AgentPath.direct)
         return attacks.map(ours)

@@ -41,9 +41,22 @@ extension Controller {
                 return ControllerError(.unsupported, "Schedule of \(kind.rawValue): \(kind.rawValue) is not supported on this host yet")
             }
             if case .workflow = spec.type {
-                return ControllerError(.unsupported, "Schedule of Workflow: Workflow is not supported on this host yet")
+                guard let workflow = spec.workflow else {
+                    return ControllerError(.invalidDocument, "spec.workflow: required when type is Workflow")
+                }
+                return workflowAdmissionProblem(workflow, name: document.name)
             }
             return nil
+        }
+        if document.kind == .workflow {
+            guard let spec = document.spec as? WorkflowSpec else {
+                return ControllerError(.invalidDocument, "a Workflow without a workflow spec")
+            }
+            return workflowAdmissionProblem(spec, name: document.name)
+        }
+        if document.kind == .statusCheck {
+            return configuration.statusProber == nil || !configuration.runsWorkflows
+                ? ControllerError(.unsupported, "StatusCheck: status checks are not run by this controller") : nil
         }
         guard configuration.supportedKinds.contains(document.kind) else {
             return ControllerError(.unsupported, "\(document.kind.rawValue) is not supported on this host yet (supported: "
@@ -62,8 +75,11 @@ extension Controller {
         if (document.metadata.name ?? "").isEmpty, let prefix = document.metadata.generateName {
             document.metadata.name = prefix + Self.suffix()
         }
-        if document.kind == .schedule {
-            return try applySchedule(document)
+        switch document.kind {
+        case .schedule: return try applySchedule(document)
+        case .workflow: return try applyWorkflow(document)
+        case .statusCheck: return try applyStatusCheck(document)
+        default: break
         }
         if let existingUID = liveByName[Self.nameKey(document.kind, document.namespace, document.name)],
            let existing = experiments[existingUID], !existing.isDeleted {
@@ -143,14 +159,14 @@ extension Controller {
     /// record (live or being recovered) has it yet.
     func givenUID(of document: ChaosDocument) -> String? {
         guard configuration.keepsDocumentUIDs, let uid = document.metadata.uid, !uid.isEmpty,
-              experiments[uid] == nil, schedules[uid] == nil else { return nil }
+              experiments[uid] == nil, schedules[uid] == nil, workflows[uid] == nil, statusChecks[uid] == nil else { return nil }
         return uid
     }
 
     /// Deletes every one of `uids` or none: an unknown uid is reported
     /// before anything is deleted; the rest is written in one transaction.
     public func delete(all uids: [String]) throws {
-        let unknown = uids.filter { experiments[$0] == nil && schedules[$0] == nil }
+        let unknown = uids.filter { experiments[$0] == nil && schedules[$0] == nil && workflows[$0] == nil && statusChecks[$0] == nil }
         guard unknown.isEmpty else {
             throw ControllerError(.notFound, "no experiment or schedule with uid " + unknown.joined(separator: ", ") + "; nothing was deleted")
         }
@@ -179,6 +195,12 @@ extension Controller {
                  message: "schedule deleted with its runs")
             try commit()
             wake()
+        } else if workflows[uid] != nil {
+            try deleteWorkflow(uid)
+        } else if statusChecks[uid] != nil {
+            try deleteStatusCheck(uid)
+            try commit()
+            wake()
         } else {
             throw ControllerError(.notFound, "no experiment or schedule with uid \(uid)")
         }
@@ -201,6 +223,12 @@ extension Controller {
             propagatePause(of: schedule)
             emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name,
                  reason: paused ? "Paused" : "Started", message: paused ? "schedule paused" : "schedule resumed")
+        } else if let workflow = workflows[uid] {
+            guard paused else { return }
+            throw ControllerError(.unsupported, WorkflowEngine.pauseRefusal(workflow: workflow.name))
+        } else if let check = statusChecks[uid] {
+            guard paused else { return }
+            throw ControllerError(.unsupported, "StatusCheck \(check.name) cannot be paused (Chaos Mesh's cannot): delete it")
         } else {
             throw ControllerError(.notFound, "no experiment or schedule with uid \(uid)")
         }
@@ -306,7 +334,9 @@ extension Controller {
 
     func plannedWork(at moment: Date) -> [Work] {
         var work: [Work] = []
-        for (uid, record) in experiments where record.selected && record.finishedAt == nil {
+        // A finished one-shot (a pod-kill done) still holds its attack on the
+        // host until deleted: its delete recovers it, so that it is archived.
+        for (uid, record) in experiments where record.selected && (record.finishedAt == nil || record.isDeleted) {
             let desired = halted ? DesiredPhase.stop : record.desiredPhase(at: moment)
             let mayBeBusy = busyCount[uid] != nil
             for index in record.records.indices {

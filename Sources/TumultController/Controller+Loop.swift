@@ -28,6 +28,7 @@ extension Controller {
             if let interval = configuration.watchInterval {
                 group.addTask { await self.watchLoop(every: interval) }
             }
+            group.addTask { await self.backgroundLoop() }
             while !Task.isCancelled {
                 wakePending = false
                 let due = await pass()
@@ -91,6 +92,7 @@ extension Controller {
     /// One pass and, when one is due, a liveness check, both finished when
     /// it returns: what tests with a manual clock call instead of the loop.
     public func reconcile() async {
+        await backgroundRound()
         _ = await pass()
         if let interval = configuration.watchInterval, now >= nextWatch {
             nextWatch = now.addingTimeInterval(interval)
@@ -104,6 +106,7 @@ extension Controller {
     func pass() async -> Date? {
         let moment = now
         reconcileSchedules(at: moment)
+        reconcileWorkflows(at: moment)
         await selectTargets(at: moment)
         let work = plannedWork(at: moment)
         if !work.isEmpty {
@@ -113,6 +116,9 @@ extension Controller {
             await carryOut(work)
         }
         finishAndArchive(at: now)
+        // Workflows see at once what this pass finished (a pod-kill done,
+        // a leaf's experiment archived); what they start wakes the loop.
+        if !workflows.isEmpty { reconcileWorkflows(at: now) }
         flush()
         return nextDue(after: now)
     }
@@ -137,6 +143,7 @@ extension Controller {
                 if let retry = target.retryAfter, retry > moment { consider(retry) }
             }
         }
+        consider(workflowsDue())
         if !halted {
             for schedule in schedules.values where schedule.deletedAt == nil && !schedule.isPaused {
                 guard let spec = schedule.spec else { continue }

@@ -8,6 +8,7 @@ extension Controller {
     /// what the host still holds; half-done injections are undone so the
     /// loop injects them again while the experiment should run.
     public func restore() async {
+        interruptTasks()
         // Every host asked once, for every experiment's attacks: a host that
         // does not answer costs one timeout, not one per experiment.
         let (everything, unreachable) = await hosts.attacks()

@@ -46,11 +46,21 @@ extension Controller {
         }
     }
 
+    /// A run (an experiment or a workflow) not yet archived.
+    func runExists(_ uid: String) -> Bool { experiments[uid] != nil || workflows[uid] != nil }
+
+    /// Whether a live run is over; nil for a deleted or archived one.
+    func runIsOver(_ uid: String, at moment: Date) -> Bool? {
+        if let record = experiments[uid] { return record.isDeleted ? nil : record.isOver(at: moment) }
+        if let record = workflows[uid] { return record.isDeleted ? nil : record.isOver }
+        return nil
+    }
+
     func reconcileSchedules(at moment: Date) {
         for uid in Array(schedules.keys) {
             guard var schedule = schedules[uid], let spec = schedule.spec else { continue }
             if schedule.deletedAt != nil {
-                schedule.runs.removeAll { experiments[$0] == nil }
+                schedule.runs.removeAll { !runExists($0) }
                 if schedule.runs.isEmpty {
                     batch.removedSchedules.append(uid)
                     batch.archives.append(ArchiveRecord(
@@ -64,22 +74,16 @@ extension Controller {
                 continue
             }
             // Finished runs beyond historyLimit are deleted, oldest first.
-            let finished = schedule.runs.filter { run in
-                guard let record = experiments[run] else { return false }
-                return !record.isDeleted && record.isOver(at: moment)
-            }
+            let finished = schedule.runs.filter { run in runIsOver(run, at: moment) == true }
             let limit = max(spec.historyLimit ?? 1, 0)
             if finished.count > limit {
                 for run in finished.prefix(finished.count - limit) { try? delete(run) }
             }
             let before = schedule.runs.count
-            schedule.runs.removeAll { experiments[$0] == nil }
+            schedule.runs.removeAll { !runExists($0) }
             if schedule.runs.count != before { store(schedule) }
-            guard !schedule.isPaused, !halted, let runSpec = spec.runSpec, case .chaos(let kind) = spec.type else { continue }
-            let active = schedule.runs.filter { run in
-                guard let record = experiments[run], !record.isDeleted else { return false }
-                return !record.isOver(at: moment)
-            }
+            guard !schedule.isPaused, !halted, let runSpec = spec.runSpec else { continue }
+            let active = schedule.runs.filter { run in runIsOver(run, at: moment) == false }
             switch ScheduleDecision.decide(spec, createdAt: schedule.createdAt, lastScheduleTime: schedule.lastScheduleTime,
                                            activeRuns: active.count, now: moment) {
             case .wait, .forbidden:
@@ -97,12 +101,15 @@ extension Controller {
                     ("apiVersion", .string(ChaosDocument.apiVersion)), ("kind", .string("Schedule")),
                     ("name", .string(schedule.name)), ("uid", .string(uid)),
                 ]))]
-                let run = create(ChaosDocument(kind: kind, metadata: metadata, spec: runSpec).normalized(), scheduleUID: uid)
+                let kind: ChaosKind
+                if case .chaos(let chaosKind) = spec.type { kind = chaosKind } else { kind = .workflow }
+                let document = ChaosDocument(kind: kind, metadata: metadata, spec: runSpec).normalized()
+                let run = kind == .workflow ? createWorkflow(document, scheduleUID: uid) : create(document, scheduleUID: uid)
                 schedule.runs.append(run)
                 schedule.lastScheduleTime = due
                 store(schedule)
                 emit(kind: "Schedule", uid: uid, namespace: schedule.namespace, name: schedule.name, reason: "Spawned",
-                     message: "spawned \(kind.rawValue) \(experiments[run]?.name ?? run)")
+                     message: "spawned \(kind.rawValue) \(metadata.name ?? run)")
             }
         }
     }

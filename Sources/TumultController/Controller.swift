@@ -53,6 +53,13 @@ public actor Controller {
         /// the API server's uid, so a new leader owns, by uid, what the
         /// last one injected on the nodes.
         public var keepsDocumentUIDs = false
+        /// Runs StatusCheck probes (HTTP); nil: StatusCheck documents, and
+        /// Workflows with a StatusCheck template, are refused at apply.
+        public var statusProber: (any StatusProber)?
+        /// False where workflows cannot be shown or stored (the Kubernetes
+        /// operator writes no Workflow status yet): Workflows, Schedules of
+        /// type Workflow and StatusChecks are refused at apply.
+        public var runsWorkflows = true
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds
@@ -84,6 +91,20 @@ public actor Controller {
     /// it is still current.
     public private(set) var experimentsRevision: UInt64 = 0
     var schedules: [String: ScheduleRecord] = [:]
+    var workflows: [String: WorkflowRecord] = [:]
+    var statusChecks: [String: StatusCheckRecord] = [:]
+    var dirtyWorkflows: Set<String> = []
+    var dirtyStatusChecks: Set<String> = []
+    /// Status checks with a probe under way.
+    var probing: Set<String> = []
+    /// Task runs asked for and not yet handed to the background loop, and
+    /// task runs to cancel on their host.
+    var pendingTasks: [TaskJob] = []
+    var pendingTaskCancels: [String] = []
+    /// The background loop (probes, tasks), asleep until its next due
+    /// moment or a change (`wakeBackground`).
+    var backgroundWakePending = false
+    var backgroundSleeper: CheckedContinuation<Void, Never>?
     /// Live (not deleted) experiments by kind/namespace/name, for apply.
     var liveByName: [String: String] = [:]
     static func nameKey(_ kind: ChaosKind, _ namespace: String, _ name: String) -> String { "\(kind.rawValue)/\(namespace)/\(name)" }
@@ -142,6 +163,8 @@ public actor Controller {
             if !record.isDeleted { liveByName[Self.nameKey(record.kind, record.namespace, record.name)] = record.uid }
         }
         for record in try store.loadSchedules() { schedules[record.uid] = record }
+        for record in try store.loadWorkflows() { workflows[record.uid] = record }
+        for record in try store.loadStatusChecks() { statusChecks[record.uid] = record }
         for record in experiments.values where record.kind == .physicalMachine && !record.isDeleted { Self.syncMachine(record, into: fleet) }
         halted = try store.isHalted()
     }
@@ -175,6 +198,16 @@ public actor Controller {
         (experimentsRevision, now, revision == experimentsRevision ? nil : allExperiments())
     }
     public func allSchedules() -> [ScheduleRecord] { schedules.values.sorted { $0.createdAt < $1.createdAt } }
+    public func workflow(_ uid: String) -> WorkflowRecord? { workflows[uid] }
+    /// Oldest first.
+    public func allWorkflows() -> [WorkflowRecord] {
+        workflows.values.sorted { ($0.createdAt, $0.uid) < ($1.createdAt, $1.uid) }
+    }
+    public func statusCheck(_ uid: String) -> StatusCheckRecord? { statusChecks[uid] }
+    /// Oldest first.
+    public func allStatusChecks() -> [StatusCheckRecord] {
+        statusChecks.values.sorted { ($0.createdAt, $0.uid) < ($1.createdAt, $1.uid) }
+    }
 
     public func events(_ filter: EventFilter) throws -> [EventRecord] {
         flush()
@@ -224,6 +257,16 @@ public actor Controller {
         dirtySchedules.insert(record.uid)
     }
 
+    func store(_ record: WorkflowRecord) {
+        workflows[record.uid] = record
+        dirtyWorkflows.insert(record.uid)
+    }
+
+    func store(_ record: StatusCheckRecord) {
+        statusChecks[record.uid] = record
+        dirtyStatusChecks.insert(record.uid)
+    }
+
     func emit(_ record: ExperimentRecord, reason: String, message: String, type: EventRecord.EventType = .normal) {
         emit(kind: record.kind.rawValue, uid: record.uid, namespace: record.namespace, name: record.name,
              reason: reason, message: message, type: type)
@@ -246,6 +289,12 @@ public actor Controller {
         for uid in dirtySchedules {
             if let record = schedules[uid] { batch.schedules.append(record) }
         }
+        for uid in dirtyWorkflows {
+            if let record = workflows[uid] { batch.workflows.append(record) }
+        }
+        for uid in dirtyStatusChecks {
+            if let record = statusChecks[uid] { batch.statusChecks.append(record) }
+        }
         guard !batch.isEmpty else { return }
         do {
             try store.write(batch)
@@ -253,6 +302,8 @@ public actor Controller {
             // Keep the changes for the next flush rather than lose them.
             batch.experiments = []
             batch.schedules = []
+            batch.workflows = []
+            batch.statusChecks = []
             return
         }
         if !subscribers.isEmpty {
@@ -263,13 +314,23 @@ public actor Controller {
                 }
             }
             for uid in dirtySchedules { updates.append(Update(uid: uid, kind: "Schedule", status: schedules[uid]?.isPaused == true ? "paused" : "running")) }
-            for uid in batch.removedExperiments + batch.removedSchedules { updates.append(Update(uid: uid, kind: "", status: "archived")) }
+            for uid in dirtyWorkflows {
+                if let record = workflows[uid] { updates.append(Update(uid: uid, kind: "Workflow", status: record.phase.rawValue)) }
+            }
+            for uid in dirtyStatusChecks {
+                if let record = statusChecks[uid] { updates.append(Update(uid: uid, kind: "StatusCheck", status: record.state.outcome.rawValue)) }
+            }
+            for uid in batch.removedExperiments + batch.removedSchedules + batch.removedWorkflows + batch.removedStatusChecks {
+                updates.append(Update(uid: uid, kind: "", status: "archived"))
+            }
             for continuation in subscribers.values {
                 for update in updates { continuation.yield(update) }
             }
         }
         dirtyExperiments = []
         dirtySchedules = []
+        dirtyWorkflows = []
+        dirtyStatusChecks = []
         batch = StoreBatch()
     }
 

@@ -42,6 +42,12 @@ public protocol ExperimentService: Sendable {
     /// revision they are at and the clock's now.
     func experimentsSnapshot(changedSince revision: UInt64?) async -> (revision: UInt64, now: Date, records: [ExperimentRecord]?)
     func allSchedules() async -> [ScheduleRecord]
+    /// Workflows not yet archived, oldest first.
+    func allWorkflows() async -> [WorkflowRecord]
+    func workflow(_ uid: String) async -> WorkflowRecord?
+    /// StatusChecks not yet archived, oldest first.
+    func allStatusChecks() async -> [StatusCheckRecord]
+    func statusCheck(_ uid: String) async -> StatusCheckRecord?
     /// Newest first.
     func events(_ filter: EventFilter) async throws -> [EventRecord]
     func currentDate() async -> Date

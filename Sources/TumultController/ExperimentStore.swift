@@ -85,8 +85,12 @@ public struct EventFilter: Sendable, Hashable {
 public struct StoreBatch: Sendable {
     public var experiments: [ExperimentRecord] = []
     public var schedules: [ScheduleRecord] = []
+    public var workflows: [WorkflowRecord] = []
+    public var statusChecks: [StatusCheckRecord] = []
     public var removedExperiments: [String] = []
     public var removedSchedules: [String] = []
+    public var removedWorkflows: [String] = []
+    public var removedStatusChecks: [String] = []
     public var archives: [ArchiveRecord] = []
     public var events: [EventRecord] = []
     public var halted: Bool?
@@ -95,6 +99,7 @@ public struct StoreBatch: Sendable {
 
     public var isEmpty: Bool {
         experiments.isEmpty && schedules.isEmpty && removedExperiments.isEmpty && removedSchedules.isEmpty
+            && workflows.isEmpty && statusChecks.isEmpty && removedWorkflows.isEmpty && removedStatusChecks.isEmpty
             && archives.isEmpty && events.isEmpty && halted == nil
     }
 }
@@ -104,6 +109,8 @@ public struct StoreBatch: Sendable {
 public protocol ExperimentStore: Sendable {
     func loadExperiments() throws -> [ExperimentRecord]
     func loadSchedules() throws -> [ScheduleRecord]
+    func loadWorkflows() throws -> [WorkflowRecord]
+    func loadStatusChecks() throws -> [StatusCheckRecord]
     func isHalted() throws -> Bool
     func write(_ batch: StoreBatch) throws
     /// Newest first.
@@ -118,6 +125,8 @@ public final class InMemoryExperimentStore: ExperimentStore, @unchecked Sendable
     private let lock = NSLock()
     private var experiments: [String: ExperimentRecord] = [:]
     private var schedules: [String: ScheduleRecord] = [:]
+    private var workflows: [String: WorkflowRecord] = [:]
+    private var statusChecks: [String: StatusCheckRecord] = [:]
     private var eventList: [EventRecord] = []
     private var archiveList: [String: ArchiveRecord] = [:]
     private var halted = false
@@ -128,6 +137,8 @@ public final class InMemoryExperimentStore: ExperimentStore, @unchecked Sendable
 
     public func loadExperiments() throws -> [ExperimentRecord] { lock.withLock { Array(experiments.values) } }
     public func loadSchedules() throws -> [ScheduleRecord] { lock.withLock { Array(schedules.values) } }
+    public func loadWorkflows() throws -> [WorkflowRecord] { lock.withLock { Array(workflows.values) } }
+    public func loadStatusChecks() throws -> [StatusCheckRecord] { lock.withLock { Array(statusChecks.values) } }
     public func isHalted() throws -> Bool { lock.withLock { halted } }
 
     public func write(_ batch: StoreBatch) throws {
@@ -136,6 +147,10 @@ public final class InMemoryExperimentStore: ExperimentStore, @unchecked Sendable
             for record in batch.schedules { schedules[record.uid] = record }
             for uid in batch.removedExperiments { experiments[uid] = nil }
             for uid in batch.removedSchedules { schedules[uid] = nil }
+            for record in batch.workflows { workflows[record.uid] = record }
+            for record in batch.statusChecks { statusChecks[record.uid] = record }
+            for uid in batch.removedWorkflows { workflows[uid] = nil }
+            for uid in batch.removedStatusChecks { statusChecks[uid] = nil }
             for archive in batch.archives { archiveList[archive.uid] = archive }
             var nextID = (eventList.last?.id ?? 0) + 1
             for var event in batch.events {

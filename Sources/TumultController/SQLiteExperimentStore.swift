@@ -58,6 +58,18 @@ public final class SQLiteExperimentStore: ExperimentStore {
                 table.column("value", .text).notNull()
             }
         }
+        // Workflows and status checks: the engine's state and the check's
+        // history, kept whole as JSON like experiments.
+        migrator.registerMigration("v2") { db in
+            for name in ["workflow", "statuscheck"] {
+                try db.create(table: name) { table in
+                    table.primaryKey("uid", .text)
+                    table.column("namespace", .text).notNull()
+                    table.column("name", .text).notNull()
+                    table.column("record", .blob).notNull()
+                }
+            }
+        }
         try migrator.migrate(database)
     }
 
@@ -73,6 +85,18 @@ public final class SQLiteExperimentStore: ExperimentStore {
         }
     }
 
+    public func loadWorkflows() throws -> [WorkflowRecord] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM workflow").map { try decoder.decode(WorkflowRecord.self, from: $0) }
+        }
+    }
+
+    public func loadStatusChecks() throws -> [StatusCheckRecord] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM statuscheck").map { try decoder.decode(StatusCheckRecord.self, from: $0) }
+        }
+    }
+
     public func isHalted() throws -> Bool {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'halted'") == "true"
@@ -85,6 +109,8 @@ public final class SQLiteExperimentStore: ExperimentStore {
         let experiments = try batch.experiments.map { ($0, try encoder.encode($0)) }
         let schedules = try batch.schedules.map { ($0, try encoder.encode($0)) }
         let archives = try batch.archives.map { ($0, try encoder.encode($0)) }
+        let workflows = try batch.workflows.map { ($0.uid, $0.namespace, $0.name, try encoder.encode($0)) }
+        let statusChecks = try batch.statusChecks.map { ($0.uid, $0.namespace, $0.name, try encoder.encode($0)) }
         try database.write { db in
             for (record, data) in experiments {
                 try db.execute(sql: "INSERT OR REPLACE INTO experiment (uid, namespace, name, kind, record) VALUES (?, ?, ?, ?, ?)",
@@ -93,6 +119,15 @@ public final class SQLiteExperimentStore: ExperimentStore {
             for (record, data) in schedules {
                 try db.execute(sql: "INSERT OR REPLACE INTO schedule (uid, namespace, name, record) VALUES (?, ?, ?, ?)",
                                arguments: [record.uid, record.namespace, record.name, data])
+            }
+            for (table, rows) in [("workflow", workflows), ("statuscheck", statusChecks)] {
+                for (uid, namespace, name, data) in rows {
+                    try db.execute(sql: "INSERT OR REPLACE INTO \(table) (uid, namespace, name, record) VALUES (?, ?, ?, ?)",
+                                   arguments: [uid, namespace, name, data])
+                }
+            }
+            for (table, uids) in [("workflow", batch.removedWorkflows), ("statuscheck", batch.removedStatusChecks)] {
+                for uid in uids { try db.execute(sql: "DELETE FROM \(table) WHERE uid = ?", arguments: [uid]) }
             }
             for uid in batch.removedExperiments {
                 try db.execute(sql: "DELETE FROM experiment WHERE uid = ?", arguments: [uid])

@@ -23,6 +23,8 @@ public struct LocalHostAgent: HostWatching {
     /// Above this many named network namespaces, the census reads only
     /// those holding a fault (each costs three short commands).
     public var censusScanLimit = 200
+    /// Workflow Tasks running here.
+    public let tasks = TaskRunner()
     private let queue = DispatchQueue(label: "tumult.agent", qos: .userInitiated, attributes: .concurrent)
 
     /// `machine` defaults to this host's name. `owner`: the process that
@@ -72,6 +74,14 @@ public struct LocalHostAgent: HostWatching {
                              experiment: request.owner.experiment, endsAt: request.endsAt, claim: request.owner)
                 .map { AttackID(machine: machine, uid: $0) }
         }
+    }
+
+    public func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
+        try await tasks.run(request)
+    }
+
+    public func cancelTask(_ id: String) async throws {
+        tasks.cancel(id)
     }
 
     public func recover(_ attacks: [AttackID]) async throws {

@@ -98,8 +98,14 @@ struct AppliedObject: Encodable, Sendable {
     var experiment: ExperimentDetail?
     var schedule: ScheduleDetail?
     var result: String
+    /// A workflow's or status check's detail, `result` already in it.
+    var other: Value? = nil
 
     func encode(to encoder: Encoder) throws {
+        if let other {
+            try other.encode(to: encoder)
+            return
+        }
         if let experiment { try experiment.encode(to: encoder) } else if let schedule { try schedule.encode(to: encoder) }
         var container = encoder.container(keyedBy: Key.self)
         try container.encode(result, forKey: .result)

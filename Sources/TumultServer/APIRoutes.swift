@@ -23,7 +23,7 @@ struct APIRoutes: Sendable {
                 }
                 return try await list(request, schedules: isSchedule)
             }
-            group.post { request, _ in try await create(request, schedulesOnly: isSchedule) }
+            group.post { request, _ in try await create(request, only: isSchedule ? .schedule : nil) }
             group.delete { request, _ in
                 let uids = (request.uri.queryParameters.get("uids") ?? "").split(separator: ",").map(String.init)
                 guard !uids.isEmpty else { throw APIError(.badRequest, "BadRequest", "uids is required (?uids=a,b)") }
@@ -156,8 +156,8 @@ struct APIRoutes: Sendable {
     /// unknown fields are errors unless `?fieldValidation=Warn|Ignore` says
     /// otherwise. Warnings come back in each answer and as `Warning` headers.
     /// The documents are applied all together or not at all; `/api/schedules`
-    /// takes only Schedules.
-    func create(_ request: Request, schedulesOnly: Bool = false) async throws -> Response {
+    /// takes only Schedules, `/api/workflows` only Workflows (`only`).
+    func create(_ request: Request, only: ChaosKind? = nil) async throws -> Response {
         let validation = try Self.fieldValidation(of: request)
         try TypedBody.require(request)
         let body = try await request.body.collect(upTo: Self.bodyLimit)
@@ -183,10 +183,10 @@ struct APIRoutes: Sendable {
                                     document: reports.count > 1 ? report.index : nil))
             }
         }
-        if schedulesOnly {
+        if let only {
             for report in reports {
-                guard let document = report.document, document.kind != .schedule else { continue }
-                errors.append(.init(path: "kind", message: "\(document.kind.rawValue): only a Schedule can be created here (use /api/experiments)",
+                guard let document = report.document, document.kind != only else { continue }
+                errors.append(.init(path: "kind", message: "\(document.kind.rawValue): only a \(only.rawValue) can be created here (use /api/experiments)",
                                     document: reports.count > 1 ? report.index : nil))
             }
         }
@@ -206,6 +206,14 @@ struct APIRoutes: Sendable {
                                             warnings: documentWarnings))
             } else if let record = await controller.schedule(uid) {
                 bodies.append(AppliedAnswer(applied: AppliedObject(experiment: nil, schedule: ScheduleDetail(record), result: result.rawValue),
+                                            warnings: documentWarnings))
+            } else if let record = await controller.workflow(uid) {
+                bodies.append(AppliedAnswer(applied: AppliedObject(experiment: nil, schedule: nil, result: result.rawValue,
+                                                                   other: WorkflowRoutes.withResult(WorkflowView.detail(of: record), result.rawValue)),
+                                            warnings: documentWarnings))
+            } else if let record = await controller.statusCheck(uid) {
+                bodies.append(AppliedAnswer(applied: AppliedObject(experiment: nil, schedule: nil, result: result.rawValue,
+                                                                   other: WorkflowRoutes.withResult(WorkflowRoutes.statusCheckDetail(record), result.rawValue)),
                                             warnings: documentWarnings))
             }
         }

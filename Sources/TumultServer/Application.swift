@@ -111,14 +111,24 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
         return "spec.action: PhysicalMachineChaos action \(spec.action.rawValue) is not supported by Tumult's daemons yet (supported: "
             + machineActions.sorted().joined(separator: ", ") + ")"
     }
+    // StatusChecks (alone and in Workflows) probe over HTTP from here.
+    let prober = HTTPStatusProber()
+    controllerConfiguration.statusProber = prober
     let fleet = AgentFleet(local: agent, connector: connections.connector)
-    let controller = try Controller(fleet: fleet, store: store, configuration: controllerConfiguration)
+    let controller: Controller
+    do {
+        controller = try Controller(fleet: fleet, store: store, configuration: controllerConfiguration)
+    } catch {
+        try? await prober.shutdown()
+        throw error
+    }
     let parts = ServerParts(experiments: controller, agent: agent, supportedKinds: kinds.sorted { $0.rawValue < $1.rawValue },
                             requiresToken: !(configuration.token ?? "").isEmpty)
     let listening = ListeningSignal()
     // Shut down in reverse order: the leases and the daemons' clients
     // last, after the controller has recovered what it injected on them.
     let services: [any Service] = [
+        StatusProberService(prober: prober),
         LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
                      seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger),
         ControllerService(controller: controller, listening: listening, logger: logger),
@@ -175,6 +185,7 @@ private func makeApplication(configuration: ServerConfiguration, parts: ServerPa
     if let agent = parts.agent { ServerChaosdRoutes(agent: agent).register(on: router) }
     MachineRoutes(parts: parts).register(on: router)
     ToxicRoutes(parts: parts).register(on: router)
+    WorkflowRoutes(parts: parts).register(on: router)
     // Metrics: `GET /metrics`, behind the bearer token like the API.
     MetricsRoutes(parts: parts, metrics: metrics).register(on: router)
     OpenAPIRoutes().register(on: router)

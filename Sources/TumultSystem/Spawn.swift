@@ -25,7 +25,7 @@ public enum Spawn {
     static let setSessionFlag: Int32 = 0x80
 
     public static func start(_ arguments: [String], environment: [String: String] = [:], newSession: Bool = false,
-                             captureOutput: Bool = true) throws -> Child {
+                             captureOutput: Bool = true, workingDirectory: String? = nil) throws -> Child {
         guard let name = arguments.first else { throw SystemError.processFailed("empty command") }
         let path = try ProcessCommandRunner.locate(name).path
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
@@ -38,6 +38,7 @@ public enum Spawn {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let workingDirectory { _ = tumult_spawn_addchdir(&actions, workingDirectory) }
         if captureOutput {
             posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
             posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)

@@ -4,6 +4,7 @@ import TumultController
 import TumultDaemon
 import TumultFaults
 import TumultModel
+import TumultServer
 
 /// `tumult run -f FILE`: one experiment run without a server, for CI.
 struct RunCommand: AsyncParsableCommand {
@@ -83,12 +84,22 @@ struct RunCommand: AsyncParsableCommand {
         var settings = Controller.Configuration(supportedKinds: Set(families.translators.kinds))
         settings.retryDelay = 1
         settings.controllerID = "tumult-run-\(getpid())"
-        let controller = try Controller(agent: agent, store: InMemoryExperimentStore(), configuration: settings)
+        // StatusChecks, alone or in Workflows, probe from this process.
+        let prober = HTTPStatusProber()
+        settings.statusProber = prober
+        let controller: Controller
+        do {
+            controller = try Controller(agent: agent, store: InMemoryExperimentStore(), configuration: settings)
+        } catch {
+            try? await prober.shutdown()
+            throw error
+        }
 
         if let check {
             record.note("check", "probing \(check.url) before injecting")
             if let problem = await check.probe() {
                 record.note("check", "steady state not met before the run: \(problem)")
+                try? await prober.shutdown()
                 throw RunFailure(status: 3, "steady state not met before the run (\(check.url)): \(problem); nothing was injected")
             }
         }
@@ -98,6 +109,8 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 uids.append(try await controller.apply(document).uid)
             } catch {
+                await controller.shutdown(recover: true)
+                try? await prober.shutdown()
                 throw RunFailure(status: 2, "\(document.kind.rawValue) \(document.name): \(error)")
             }
         }
@@ -113,9 +126,7 @@ struct RunCommand: AsyncParsableCommand {
                 lastEvent = max(lastEvent, event.id)
                 record.event(event)
             }
-            let records = await uids.asyncMap { await controller.experiment($0) }.compactMap { $0 }
-            let moment = await controller.currentDate()
-            if records.allSatisfy({ $0.isOver(at: moment) }) { break }
+            if await uids.asyncMap({ await controller.isSettled($0) }).allSatisfy({ $0 }) { break }
             if interruption.signalled {
                 record.note("interrupted", "signal received: recovering")
                 break
@@ -136,6 +147,7 @@ struct RunCommand: AsyncParsableCommand {
             try? await Task.sleep(for: .milliseconds(100))
         }
         await controller.shutdown(recover: true)
+        try? await prober.shutdown()
         for event in ((try? await controller.events(EventFilter(limit: 1000))) ?? []).reversed() where event.id > lastEvent {
             lastEvent = max(lastEvent, event.id)
             record.event(event)
@@ -167,11 +179,41 @@ struct RunCommand: AsyncParsableCommand {
             record.summary(experiment, at: moment)
         }
         if interruption.signalled { throw RunFailure(status: 130, "interrupted; every fault recovered") }
+        // Workflows and status checks: an abort or a failed check is the
+        // steady state failing (exit 3), as the run's own check.
+        var finished: [String] = []
+        var aborts: [String] = []
+        for uid in uids {
+            if let workflow = await controller.workflow(uid) {
+                let nodes = workflow.state.nodes.map { "\($0.templateName) \($0.phase.rawValue)" }.joined(separator: ", ")
+                switch workflow.phase {
+                case .accomplished: finished.append("workflow \(workflow.name) accomplished (\(nodes))")
+                case .aborted: aborts.append("workflow \(workflow.name) aborted: \(workflow.state.abort?.reason ?? "") (\(nodes))")
+                default:
+                    problems.append("workflow \(workflow.name) \(workflow.phase.rawValue.lowercased())"
+                                    + (workflow.state.failure.map { ": \($0)" } ?? "") + " (\(nodes))")
+                }
+            } else if let check = await controller.statusCheck(uid) {
+                if check.state.verdict == .failed {
+                    aborts.append("status check \(check.name) failed after \(check.state.count) probes")
+                } else {
+                    finished.append("status check \(check.name) \(check.state.outcome.rawValue) after \(check.state.count) probes")
+                }
+            }
+        }
+        for line in finished { print(line) }
+        if !aborts.isEmpty {
+            throw RunFailure(status: 3, aborts.joined(separator: "\n") + "; every fault was recovered")
+        }
         if let checkFailure {
             throw RunFailure(status: 3, "steady state failed during the run (\(check!.url)): \(checkFailure); every fault was recovered at once")
         }
         guard problems.isEmpty else { throw RunFailure(status: 1, problems.joined(separator: "\n")) }
         let targets = records.reduce(0) { $0 + $1.records.count }
+        if records.isEmpty && !finished.isEmpty {
+            print("ok: \(finished.count) done, every fault recovered")
+            return
+        }
         print("ok: \(records.count) experiment\(records.count == 1 ? "" : "s"), \(targets) target\(targets == 1 ? "" : "s") injected and recovered")
     }
 
@@ -209,6 +251,9 @@ struct RunCommand: AsyncParsableCommand {
                             problems.append("\(item.name): \(report.label): spec.duration: required by tumult run (or give --duration)")
                         }
                         documents.append(Self.withDuration(document, override))
+                    } else if document.kind == .workflow {
+                        // Its nodes have deadlines, not durations: run as written.
+                        documents.append(document)
                     } else {
                         problems.append("\(item.name): \(report.label): kind: \(document.kind.rawValue) is not run by tumult run (use tumult server)")
                     }

@@ -84,6 +84,24 @@ actor RecordingDaemon: HostAgent {
     func attack(_ request: DirectAttack) async throws -> AttackID { throw AgentError(.unsupported, "not here") }
     func directAttacks() async throws -> [HostAttack] { [] }
 
+    /// Workflow Tasks asked for, and cancelled, in order.
+    var tasks: [TaskRequest] = []
+    var cancelledTasks: [String] = []
+
+    /// Answers like the command would: `echo words` prints them, `sh -c
+    /// "exit N"` exits with N, anything else succeeds silently.
+    func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
+        tasks.append(request)
+        let words = request.command
+        if words.first == "echo" { return TaskOutcome(exitCode: 0, stdout: words.dropFirst().joined(separator: " ") + "\n") }
+        if words.count == 3, words[0] == "sh", words[1] == "-c", words[2].hasPrefix("exit ") {
+            return TaskOutcome(exitCode: Int(words[2].dropFirst(5)) ?? 1, stdout: "")
+        }
+        return TaskOutcome(exitCode: 0, stdout: "")
+    }
+
+    func cancelTask(_ id: String) async throws { cancelledTasks.append(id) }
+
     func fail(_ target: String) { failingTargets.insert(target) }
     func heal(_ target: String) { failingTargets.remove(target) }
     var activeCount: Int { injected.count }

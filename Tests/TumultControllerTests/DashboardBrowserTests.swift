@@ -65,6 +65,7 @@ struct DashboardBrowserTests {
 
             // Every page renders, and each has the emergency stop in view.
             for (hash, heading) in [("#/experiments", "Experiments"), ("#/new", "New experiment"), ("#/schedules", "Schedules"),
+                                    ("#/workflows", "Workflows"), ("#/workflows/new", "New workflow"),
                                     ("#/archives", "Archives"), ("#/events", "Events"), ("#/inventory", "Inventory")] {
                 let shown = try await browser.run([
                     .eval("location.hash = '\(hash)'; true"),
@@ -289,6 +290,159 @@ struct DashboardBrowserTests {
           - {type: latency, attributes: {latency: 100, jitter: 10}}
           - {name: cut, type: limit_data, stream: upstream, toxicity: 0.5, attributes: {bytes: 10000}}
           duration: 1h
+        """
+
+    // MARK: Workflows
+
+    /// A Workflow created through its form runs in the server's own loop
+    /// (its Suspends need no host): the page draws the Serial's two nodes
+    /// as a graph, the second as Pending until it starts, and each box's
+    /// phase follows the run live, redrawn only when it changed. The list
+    /// shows it and deletes it.
+    @Test func theWorkflowGraphShowsEachNodesPhaseLive() async throws {
+        let browser = try await BrowserSession.start()
+        defer { browser.stop() }
+        let server = try await DashboardServer.start()
+        try await withServer(server) {
+            // One run of the driver from Create on: the first Suspend's 2 s must not pass between two.
+            let results = try await browser.run([
+                .navigate("\(server.url)/#/workflows/new"),
+                .wait("document.getElementById('workflow-yaml') && document.getElementById('workflow-yaml').value.includes('kind: Workflow')"),
+                .wait("document.getElementById('live').textContent === 'live'"),
+                .eval(#"""
+                    (() => {
+                      // What the graph shows, by template name (the page stays: routes change the hash only).
+                      window.phaseOf = (name) => {
+                        const box = document.querySelector(`#workflow-graph [data-node="${name}"]`);
+                        return box ? box.dataset.phase : null;
+                      };
+                      window.workflowPhase = () => {
+                        const badge = document.getElementById('workflow-phase');
+                        return badge ? badge.dataset.phase : null;
+                      };
+                      const editor = document.getElementById('workflow-yaml');
+                      editor.focus();
+                      editor.select();
+                      return true;
+                    })()
+                    """#),
+                .insertText(Self.twoPauses),
+                .eval("document.getElementById('create-workflow').click(); true"),
+                .wait(#"/^#\/workflows\/[0-9a-f-]+$/.test(location.hash) && location.hash.slice(12)"#, timeout: 15_000),
+                .wait("phaseOf('first') === 'Running' && phaseOf('second') === 'Pending'"),
+                .eval(#"""
+                    ({
+                      title: document.querySelector('main h1').textContent,
+                      workflow: workflowPhase(),
+                      entry: phaseOf('entry'),
+                      pendingBorder: getComputedStyle(document.querySelector('#workflow-graph [data-node="second"]')).borderTopStyle,
+                      arrows: document.querySelectorAll('#workflow-graph .wf-serial > .wf-arrow').length,
+                    })
+                    """#),
+                .screenshot("workflow-first-running"),
+                .wait("phaseOf('first') === 'DeadlineExceed' && phaseOf('second') === 'Running'", timeout: 15_000),
+                .screenshot("workflow-second-running"),
+                .wait("workflowPhase() === 'Accomplished' && phaseOf('first') === 'DeadlineExceed' && phaseOf('second') === 'DeadlineExceed'",
+                      timeout: 15_000),
+                .eval(#"""
+                    (() => {
+                      const stop = document.getElementById('emergency-stop').getBoundingClientRect();
+                      return {
+                        boxes: [...document.querySelectorAll('#workflow-graph [data-node]')].map((box) => `${box.dataset.node}=${box.dataset.phase}`),
+                        rows: [...document.querySelectorAll('#workflow-nodes tr[data-node-row]')]
+                          .map((row) => [row.dataset.nodeRow, row.dataset.phase, row.cells[4].textContent, row.cells[5].textContent]),
+                        renders: Number(document.getElementById('workflow-graph').dataset.renders),
+                        stopVisible: stop.width > 0 && stop.top >= 0 && stop.bottom <= innerHeight,
+                      };
+                    })()
+                    """#),
+                .screenshot("workflow-accomplished"),
+            ])
+            let uid = try #require((results[6] as? [String: Any])?["value"] as? String)
+            #expect(await server.parts.controller.workflow(uid)?.name == "two-pauses")
+
+            // The first Suspend runs; the second, not started, is drawn all the same, as Pending.
+            let first = try #require(results[8] as? [String: Any])
+            #expect(first["title"] as? String == "two-pauses")
+            #expect(first["workflow"] as? String == "Running")
+            #expect(first["entry"] as? String == "Running")
+            #expect(first["pendingBorder"] as? String == "dashed", "a node not started yet is drawn greyed, dashed")
+            #expect(first["arrows"] as? Int == 1, "an arrow from first to second")
+            // Then the second runs once the first's deadline passed, then the workflow is accomplished.
+            let handover = (results[10] as? [String: Any])?["elapsed_ms"] as? Double ?? -1
+            let end = (results[12] as? [String: Any])?["elapsed_ms"] as? Double ?? -1
+            print("dashboard workflow: waited \(handover) ms for the second node to run, then \(end) ms for Accomplished")
+            #expect(handover >= 0 && handover < 4_000)
+
+            let done = try #require(results[13] as? [String: Any])
+            #expect(done["boxes"] as? [String] == ["entry=Accomplished", "first=DeadlineExceed", "second=DeadlineExceed"])
+            let rows = done["rows"] as? [[String]] ?? []
+            #expect(rows.map { $0.first ?? "" } == ["entry", "first", "second"])
+            for leaf in rows.dropFirst() {
+                #expect(leaf.count == 4 && leaf[1] == "DeadlineExceed" && leaf[2] != "—" && leaf[3] != "—", "deadline and end of \(leaf)")
+            }
+            // Drawn once per change (a few), not once per refresh (every second and every update).
+            let renders = done["renders"] as? Int ?? 0
+            #expect(renders >= 3 && renders <= 6, "the graph was drawn \(renders) times")
+            #expect(done["stopVisible"] as? Bool == true)
+
+            let record = try #require(await server.parts.controller.workflow(uid))
+            #expect(record.phase == .accomplished)
+            let phases = Dictionary(record.state.nodes.map { ($0.templateName, $0.phase) }, uniquingKeysWith: { kept, _ in kept })
+            #expect(phases["first"] == .deadlineExceed && phases["second"] == .deadlineExceed, "\(phases)")
+
+            // The list shows it, with its phase and nodes; Delete asks, then archives it.
+            let row = "#workflow-list tr[data-uid=\"\(uid)\"]"
+            let list = try await browser.run([
+                .eval("location.hash = '#/workflows'; true"),
+                .wait("document.querySelector('main h1').textContent === 'Workflows' && document.querySelector('\(row)')"),
+                .eval(#"""
+                    (() => {
+                      const row = document.querySelector('ROW');
+                      const stop = document.getElementById('emergency-stop').getBoundingClientRect();
+                      return {
+                        phase: row.dataset.phase, badge: row.querySelector('.badge').dataset.phase,
+                        name: row.querySelector('a.name').textContent, link: row.querySelector('a.name').getAttribute('href'),
+                        nodes: row.querySelector('td.nodes').textContent,
+                        stopVisible: stop.width > 0 && stop.top >= 0 && stop.bottom <= innerHeight,
+                      };
+                    })()
+                    """#.replacingOccurrences(of: "ROW", with: row.replacingOccurrences(of: "\"", with: "\\\""))),
+                .screenshot("workflows-list"),
+                .eval("document.querySelector('\(row) button[data-action=\"delete\"]').click(); true"),
+                .wait("document.getElementById('confirm-dialog').open"),
+                .eval("document.getElementById('confirm-ok').click(); true"),
+                .wait("!document.querySelector('\(row)')"),
+            ])
+            let listed = try #require(list[2] as? [String: Any])
+            #expect(listed["phase"] as? String == "Accomplished")
+            #expect(listed["badge"] as? String == "Accomplished")
+            #expect(listed["name"] as? String == "two-pauses")
+            #expect(listed["link"] as? String == "#/workflows/\(uid)")
+            #expect(listed["nodes"] as? String == "0/3", "running / started nodes")
+            #expect(listed["stopVisible"] as? Bool == true)
+            #expect(await server.parts.controller.workflow(uid)?.isDeleted ?? true, "deleted from the list")
+        }
+    }
+
+    static let twoPauses = """
+        apiVersion: chaos-mesh.org/v1alpha1
+        kind: Workflow
+        metadata:
+          name: two-pauses
+          namespace: shop
+        spec:
+          entry: entry
+          templates:
+            - name: entry
+              templateType: Serial
+              children: [first, second]
+            - name: first
+              templateType: Suspend
+              deadline: 2s
+            - name: second
+              templateType: Suspend
+              deadline: 2s
         """
 
     // MARK: (b) (c) (d) a NetworkChaos through the form, for real

@@ -81,7 +81,9 @@ import TumultModel
             }
         }
         #expect(Set(examples.map { "\($0.method.uppercased()) \($0.path)" })
-                == ["POST /api/experiments", "POST /api/schedules", "POST /api/validate"])
+                == ["POST /api/experiments", "POST /api/schedules", "POST /api/validate", "POST /api/workflows",
+                    "POST /api/workflows/render-task/http", "POST /api/workflows/parse-task/http",
+                    "POST /api/workflows/validate-task/http"])
         let applied = examples
         try await LiveTestServer().run { client, _ in
             for example in applied {
@@ -91,6 +93,13 @@ import TumultModel
                 #expect(answer.status == .ok, "POST \(example.path): \(String(buffer: answer.body))")
                 if example.path == "/api/validate" {
                     #expect(try Self.value(Data(buffer: answer.body)).objectValue?["valid"] == .bool(true))
+                }
+                if example.path == "/api/workflows/validate-task/http" {
+                    #expect(try Self.value(Data(buffer: answer.body)) == .bool(true))
+                }
+                if example.path == "/api/workflows/render-task/http" {
+                    #expect(try Self.value(Data(buffer: answer.body)) == TumultOpenAPI.httpTaskExample,
+                            "the parse and validate examples are what render answers")
                 }
             }
         }
@@ -318,6 +327,61 @@ import TumultModel
             check(try await client.execute(uri: toxics + "/latency_downstream", method: .delete),
                   "/api/tcpchaos/{namespace}/{name}/toxics/{toxic}", "delete")
 
+            // Workflows, their HTTP task helpers and status checks (WorkflowControllerTests has the engine).
+            let workflow = try await client.execute(uri: "/api/workflows", method: .post, headers: yaml, body: ByteBuffer(string: Self.workflow))
+            #expect(workflow.status == .ok)
+            check(workflow, "/api/workflows", "post")
+            let workflowUID = try #require(try Self.value(Data(buffer: workflow.body)).objectValue?["uid"]?.stringValue)
+            await parts.controller.reconcile()
+            check(try await client.execute(uri: "/api/workflows", method: .get), "/api/workflows", "get")
+            let workflowDetail = try await client.execute(uri: "/api/workflows/\(workflowUID)", method: .get)
+            check(workflowDetail, "/api/workflows/{uid}", "get")
+            #expect(try Self.value(Data(buffer: workflowDetail.body)).objectValue?["topology"]?.objectValue?["nodes"] != .array([]),
+                    "the pass started its nodes")
+            let renamed = try await client.execute(uri: "/api/workflows/\(workflowUID)", method: .put, headers: yaml,
+                                                   body: ByteBuffer(string: Self.workflow.replacingOccurrences(of: "pause-then-done", with: "other")))
+            #expect(renamed.status == .badRequest)
+            check(renamed, "/api/workflows/{uid}", "put")
+            let unchanged = try await client.execute(uri: "/api/workflows/\(workflowUID)", method: .put, headers: yaml,
+                                                     body: ByteBuffer(string: Self.workflow))
+            #expect(unchanged.status == .ok)
+            check(unchanged, "/api/workflows/{uid}", "put")
+            check(try await client.execute(uri: "/api/workflows/no-such-uid", method: .put, headers: yaml, body: ByteBuffer(string: Self.workflow)),
+                  "/api/workflows/{uid}", "put")
+            check(try await client.execute(uri: "/api/workflows/\(workflowUID)", method: .delete), "/api/workflows/{uid}", "delete")
+            await parts.controller.reconcile()
+            // Deleted: answered from the archive once every node stopped.
+            check(try await client.execute(uri: "/api/workflows/\(workflowUID)", method: .get), "/api/workflows/{uid}", "get")
+            check(try await client.execute(uri: "/api/workflows/no-such-uid", method: .get), "/api/workflows/{uid}", "get")
+            check(try await client.execute(uri: "/api/workflows/no-such-uid", method: .delete), "/api/workflows/{uid}", "delete")
+            let form = #"{"name": "ping", "url": "http://127.0.0.1:2333/api/common/config", "method": "GET"}"#
+            let rendered = try await client.execute(uri: "/api/workflows/render-task/http", method: .post, headers: json,
+                                                    body: ByteBuffer(string: form))
+            #expect(rendered.status == .ok)
+            check(rendered, "/api/workflows/render-task/http", "post")
+            check(try await client.execute(uri: "/api/workflows/render-task/http", method: .post, headers: json,
+                                           body: ByteBuffer(string: #"{"name": "ping", "url": "ftp://example.com/"}"#)),
+                  "/api/workflows/render-task/http", "post")
+            let parsed = try await client.execute(uri: "/api/workflows/parse-task/http", method: .post, headers: json, body: rendered.body)
+            #expect(parsed.status == .ok)
+            check(parsed, "/api/workflows/parse-task/http", "post")
+            check(try await client.execute(uri: "/api/workflows/parse-task/http", method: .post, headers: json, body: ByteBuffer(string: "{}")),
+                  "/api/workflows/parse-task/http", "post")
+            check(try await client.execute(uri: "/api/workflows/validate-task/http", method: .post, headers: json, body: rendered.body),
+                  "/api/workflows/validate-task/http", "post")
+            check(try await client.execute(uri: "/api/workflows/validate-task/http", method: .post, headers: json,
+                                           body: ByteBuffer(string: "not json")),
+                  "/api/workflows/validate-task/http", "post")
+            let statusCheck = try await client.execute(uri: "/api/experiments", method: .post, headers: yaml, body: ByteBuffer(string: Self.statusCheck))
+            #expect(statusCheck.status == .ok)
+            check(statusCheck, "/api/experiments", "post")
+            let statusCheckUID = try #require(try Self.value(Data(buffer: statusCheck.body)).objectValue?["uid"]?.stringValue)
+            check(try await client.execute(uri: "/api/statuschecks", method: .get), "/api/statuschecks", "get")
+            check(try await client.execute(uri: "/api/statuschecks/\(statusCheckUID)", method: .get), "/api/statuschecks/{uid}", "get")
+            check(try await client.execute(uri: "/api/statuschecks/\(statusCheckUID)", method: .delete), "/api/statuschecks/{uid}", "delete")
+            check(try await client.execute(uri: "/api/statuschecks/no-such-uid", method: .get), "/api/statuschecks/{uid}", "get")
+            check(try await client.execute(uri: "/api/statuschecks/no-such-uid", method: .delete), "/api/statuschecks/{uid}", "delete")
+
             // Deletes.
             check(try await client.execute(uri: "/api/experiments/\(uid)", method: .delete), "/api/experiments/{uid}", "delete")
             check(try await client.execute(uri: "/api/schedules/no-such-uid", method: .delete), "/api/schedules/{uid}", "delete")
@@ -330,6 +394,31 @@ import TumultModel
             #expect(unchecked == ["GET /api/stream"], "not checked against a real answer: \(unchecked.sorted())")
         }
     }
+
+    /// A Workflow that only waits (nothing is injected).
+    static let workflow = """
+        apiVersion: chaos-mesh.org/v1alpha1
+        kind: Workflow
+        metadata: {name: pause-then-done, namespace: shop}
+        spec:
+          entry: entry
+          templates:
+            - {name: entry, templateType: Serial, children: [wait]}
+            - {name: wait, templateType: Suspend, deadline: 5s}
+        """
+
+    /// A StatusCheck of a port nothing listens on, probed first a minute
+    /// after it starts (the test is over by then).
+    static let statusCheck = """
+        apiVersion: chaos-mesh.org/v1alpha1
+        kind: StatusCheck
+        metadata: {name: api-health, namespace: shop}
+        spec:
+          mode: Synchronous
+          type: HTTP
+          intervalSeconds: 60
+          http: {url: "http://127.0.0.1:9/health", criteria: {statusCode: "200"}}
+        """
 
     /// The validator finds what is wrong: a real answer with an extra key,
     /// without a required one, or with a wrong type fails its schema.

@@ -8,6 +8,8 @@
 /// list (glibc's posix_spawn_file_actions_addclosefrom_np, which Swift's
 /// Glibc module does not export). Returns 0 or an errno value.
 int tumult_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int low);
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29): the child starts in `path`.
+int tumult_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
 /// pipe2(fds, O_CLOEXEC): a pipe that no child started meanwhile by
 /// another thread can inherit (pipe2 needs _GNU_SOURCE, which Swift's Glibc

@@ -26,7 +26,7 @@ public enum LeafObservation: Sendable, Hashable {
         case failed(String)
     }
 
-    public enum TaskProgress: Sendable, Hashable {
+    public enum TaskProgress: Codable, Sendable, Hashable {
         case running
         /// The container exited; `stdout` as printed (the engine trims it).
         case exited(exitCode: Int, stdout: String)

@@ -167,6 +167,12 @@ public final class ClusterExperiments: ExperimentService {
         }
     }
 
+    /// The operator runs no Workflows or StatusChecks yet: none to show.
+    public func allWorkflows() -> [WorkflowRecord] { [] }
+    public func workflow(_ uid: String) -> WorkflowRecord? { nil }
+    public func allStatusChecks() -> [StatusCheckRecord] { [] }
+    public func statusCheck(_ uid: String) -> StatusCheckRecord? { nil }
+
     /// The Events about chaos objects (the operator's, Chaos Mesh's, anyone's), newest first.
     public func events(_ filter: EventFilter) -> [EventRecord] {
         let own = state.withLock { $0.ownEvents }

@@ -69,6 +69,8 @@ public final class ChaosOperator: Service, Sendable {
         let fleet = AgentFleet(cluster: inventory)
         let relay = EventRelay()
         var settings = Controller.Configuration(supportedKinds: configuration.kinds)
+        // Workflow and StatusCheck objects have no status written back yet.
+        settings.runsWorkflows = false
         settings.refusal = configuration.refusal
         settings.controllerID = configuration.controllerID
         settings.keepsDocumentUIDs = true

@@ -139,14 +139,30 @@ struct DashboardRoutes: Sendable {
 
     /// The kind the controller would refuse at apply, with the field that names it.
     static func unsupportedKind(of document: ChaosDocument, supported: Set<ChaosKind>) -> (path: String, kind: String)? {
-        guard document.kind == .schedule else {
+        switch document.kind {
+        case .schedule:
+            guard let spec = document.spec as? ScheduleSpec else { return nil }
+            switch spec.type {
+            case .chaos(let kind): return supported.contains(kind) ? nil : ("spec.type", kind.rawValue)
+            case .workflow: return spec.workflow.flatMap { unsupportedLeaf(of: $0, supported: supported, at: "spec.workflow") }
+            }
+        case .workflow:
+            return (document.spec as? WorkflowSpec).flatMap { unsupportedLeaf(of: $0, supported: supported, at: "spec") }
+        case .statusCheck:
+            return nil
+        default:
             return supported.contains(document.kind) ? nil : ("kind", document.kind.rawValue)
         }
-        guard let spec = document.spec as? ScheduleSpec else { return nil }
-        switch spec.type {
-        case .chaos(let kind): return supported.contains(kind) ? nil : ("spec.type", kind.rawValue)
-        case .workflow: return ("spec.type", "Workflow")
+    }
+
+    /// A Workflow's first chaos template of a kind the hosts do not run.
+    static func unsupportedLeaf(of spec: WorkflowSpec, supported: Set<ChaosKind>, at path: String) -> (path: String, kind: String)? {
+        for (index, template) in spec.templates.enumerated() {
+            if case .chaos(let kind) = template.templateType, !supported.contains(kind) {
+                return ("\(path).templates[\(index)].templateType", kind.rawValue)
+            }
         }
+        return nil
     }
 
     /// `... at line 7, column 3` in a parser message.

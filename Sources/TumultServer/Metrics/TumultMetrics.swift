@@ -49,6 +49,7 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         static let experiments = descriptor("chaos_controller_manager_chaos_experiments",
                                             "Experiments by namespace, kind and dashboard phase.")
         static let schedules = descriptor("chaos_controller_manager_chaos_schedules", "Schedules by namespace.")
+        static let workflows = descriptor("chaos_controller_manager_chaos_workflows", "Workflows by namespace and phase.")
         static let tcRules = descriptor("chaos_daemon_tcs_rules",
                                         "Tumult's qdiscs and tc filters in a network namespace.")
         static let iptablesPackets = descriptor("chaos_daemon_iptables_packets",
@@ -161,6 +162,7 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         let moment = await controller.currentDate()
         let experiments = await controller.allExperiments()
         let schedules = await controller.allSchedules()
+        let workflows = await controller.allWorkflows()
         let halted = await controller.halted
 
         var byPhase: [Labels: Double] = [:]
@@ -179,6 +181,11 @@ public final class TumultMetrics: ControllerObserver, @unchecked Sendable {
         }
         publish(Metric.experiments, byPhase, whenGone: .zero)
         publish(Metric.schedules, scheduleCounts, whenGone: .zero)
+        var workflowCounts: [Labels: Double] = [:]
+        for workflow in workflows {
+            workflowCounts[Labels(["namespace": workflow.namespace, "phase": workflow.phase.rawValue]), default: 0] += 1
+        }
+        publish(Metric.workflows, workflowCounts, whenGone: .zero)
         publish(Metric.activeFaults, active, whenGone: .zero)
         registry.makeGauge(descriptor: Metric.halted.descriptor).set(to: halted ? 1.0 : 0.0)
 

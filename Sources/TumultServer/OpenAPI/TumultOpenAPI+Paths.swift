@@ -9,7 +9,8 @@ extension TumultOpenAPI {
 
     static var paths: [String: OpenAPIDocument.PathItem] {
         var paths: [String: OpenAPIDocument.PathItem] = [:]
-        let all = collection(.experiments) + collection(.schedules) + archivesEventsCommon + halt + dashboard + chaosd + metaAndMetrics + toxics
+        var all = collection(.experiments) + collection(.schedules) + archivesEventsCommon + halt + dashboard + chaosd + metaAndMetrics + toxics
+        all += workflows + statusChecks
         for route in all {
             paths[route.path, default: .init()].operations[route.method] = route.operation
         }
@@ -32,10 +33,12 @@ extension TumultOpenAPI {
         let noun = isSchedule ? "Schedule" : "Experiment"
         let one = isSchedule ? "schedule" : "experiment"
         let uid = path("uid", "The \(one)'s uid.")
+        let appliedKinds: [JSONSchema] = ["AppliedExperiment", "AppliedSchedule", "AppliedWorkflow", "AppliedStatusCheck"].map { JSONSchema.ref($0) }
         let applied: JSONSchema = isSchedule
             ? .anyOf([.ref("AppliedSchedule"), .array(of: .ref("AppliedSchedule"))])
-            : .anyOf([.ref("AppliedExperiment"), .ref("AppliedSchedule"),
-                      .array(of: .anyOf([.ref("AppliedExperiment"), .ref("AppliedSchedule")]))])
+            : .anyOf(appliedKinds + [.array(of: .anyOf(appliedKinds))])
+        let otherAnswers = isSchedule ? ""
+            : "; a Workflow or a StatusCheck answers its detail (as GET /api/workflows/{uid} or /api/statuschecks/{uid}) with result"
         let statuses = isSchedule ? ["running", "paused", "deleting"] : ExperimentStatusName.allCases.map(\.rawValue)
         return [
             (base, "get", operation("list\(noun)s", "List \(one)s", tag: tag, parameters: [
@@ -45,7 +48,7 @@ extension TumultOpenAPI {
             ], answers: [200: json(.array(of: .ref(noun)), "The \(one)s.")])),
             (base, "post", operation("apply\(noun)s", "Apply \(isSchedule ? "a Schedule" : "documents")", tag: tag, description: """
                 Applies every document of the body, or none when any is invalid (400 with every problem and its field path). \
-                One document answers one object, several an array in their order.
+                One document answers one object, several an array in their order\(otherAnswers).
                 """, parameters: [fieldValidation],
                 body: documents(isSchedule ? "ScheduleDocument" : "ChaosDocument",
                                 isSchedule ? "A Schedule document." : "One or more documents (YAML: separated by ---).",

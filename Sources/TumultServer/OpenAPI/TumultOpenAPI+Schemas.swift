@@ -7,7 +7,13 @@ import TumultModel
 /// Objects list exactly their keys, so that a key the server adds without
 /// describing it fails `OpenAPITests` and schemathesis.
 extension TumultOpenAPI {
+    /// Every schema: these, and the workflows' and status checks'
+    /// (`TumultOpenAPI+Workflows.swift`).
     static var schemas: [String: JSONSchema] {
+        coreSchemas.merging(workflowSchemas) { core, _ in core }
+    }
+
+    static var coreSchemas: [String: JSONSchema] {
         [
             "Error": error,
             "FieldError": fieldError,

@@ -31,7 +31,8 @@ enum TumultOpenAPI {
     static let json: Data = document.encoded()
 
     enum Tag: String, CaseIterable {
-        case experiments, schedules, archives, events, common, pods, halt, dashboard, chaosd, metrics, meta, toxics
+        case experiments, schedules, archives, events, common, pods, halt, dashboard, chaosd, metrics, meta, toxics, workflows
+        case statusChecks = "statuschecks"
 
         var description: String {
             switch self {
@@ -47,6 +48,8 @@ enum TumultOpenAPI {
             case .metrics: "Prometheus metrics."
             case .meta: "This description."
             case .toxics: "Toxiproxy's live toxics of a running TCPChaos: list, add, update, remove, its connections kept."
+            case .workflows: "Chaos Mesh workflows: apply, list, their node topology, update, delete; the HTTP task helpers."
+            case .statusChecks: "StatusChecks applied on their own: list, status, delete."
             }
         }
     }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Synchronization
 import NIOCore
 import NIOSSL
 import TumultController
@@ -31,7 +32,10 @@ public final class HTTPStatusProber: StatusProber {
         public init() {}
     }
 
-    private let client: HTTPClient
+    private let clientConfiguration: HTTPClient.Configuration
+    /// Made at the first probe: a server that never probes (most) holds no
+    /// client, and one built but never run has nothing to shut down.
+    private let made = Mutex<(client: HTTPClient?, shutDown: Bool)>((nil, false))
     private let responseBodyLimit: Int
 
     public init(configuration: Configuration = Configuration()) {
@@ -44,13 +48,37 @@ public final class HTTPStatusProber: StatusProber {
         // A refused connection is a failed probe at once, as in Go, not
         // retried with backoff until the timeout.
         client.connectionPool.retryConnectionEstablishment = false
-        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: client)
+        clientConfiguration = client
         responseBodyLimit = max(0, configuration.responseBodyLimit)
+    }
+
+    /// The client, made on first use; nil once shut down.
+    private var client: HTTPClient? {
+        made.withLock { state in
+            if state.shutDown { return nil }
+            if let client = state.client { return client }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
+            state.client = client
+            return client
+        }
     }
 
     /// Closes the client's connections; call once, when no probe runs any more.
     public func shutdown() async throws {
-        try await client.shutdown()
+        let client = made.withLock { state -> HTTPClient? in
+            state.shutDown = true
+            defer { state.client = nil }
+            return state.client
+        }
+        try await client?.shutdown()
+    }
+
+    deinit {
+        // Not shut down (a caller that forgot, or a server built and never
+        // run): closed in the background rather than trapping in HTTPClient's deinit.
+        if let client = made.withLock({ $0.client }) {
+            client.shutdown { _ in }
+        }
     }
 
     /// One request; a failure, never a hang, past `timeout` (the
@@ -101,6 +129,7 @@ public final class HTTPStatusProber: StatusProber {
     private func exchange(_ request: HTTPClientRequest, criteria: HTTPCriteria, timeout: Duration) async -> ProbeResult {
         let response: HTTPClientResponse
         do {
+            guard let client else { return .failure("the prober is shut down") }
             response = try await client.execute(request, deadline: .now() + TimeAmount(timeout))
         } catch {
             return .failure(Self.describe(error, timeout: timeout))

@@ -54,14 +54,16 @@ struct APIClient: Sendable {
         _ = try await call(.delete, collection.path + "/" + Self.pathComponent(uid))
     }
 
-    /// `PUT /api/experiments/pause/:uid` (or schedules).
+    /// `PUT /api/experiments/pause/:uid` (or schedules). Workflows and
+    /// status checks go to the experiments' path too: the server refuses to
+    /// pause them, with its reason.
     func pause(_ collection: ObjectCollection, uid: String) async throws {
-        _ = try await call(.put, collection.path + "/pause/" + Self.pathComponent(uid))
+        _ = try await call(.put, collection.controlPath + "/pause/" + Self.pathComponent(uid))
     }
 
     /// `PUT /api/experiments/start/:uid` (or schedules).
     func resume(_ collection: ObjectCollection, uid: String) async throws {
-        _ = try await call(.put, collection.path + "/start/" + Self.pathComponent(uid))
+        _ = try await call(.put, collection.controlPath + "/start/" + Self.pathComponent(uid))
     }
 
     /// `GET /api/events`, newest first.
@@ -196,19 +198,35 @@ extension Received: Sendable where Item: Sendable {}
 
 /// The REST collections that hold Chaos Mesh objects.
 enum ObjectCollection: String, Sendable, CaseIterable {
-    case experiments, schedules, archives
+    case experiments, schedules, archives, workflows, statuschecks
 
     var path: String { "/api/\(rawValue)" }
     var singular: String { String(rawValue.dropLast()) }
+
+    /// Where `pause/:uid` and `start/:uid` are: workflows and status checks
+    /// have no such routes, and the experiments' reach the controller, which
+    /// answers for any uid (refusing to pause these two with its reason).
+    var controlPath: String {
+        switch self {
+        case .workflows, .statuschecks: ObjectCollection.experiments.path
+        case .experiments, .schedules, .archives: path
+        }
+    }
 }
 
-/// `KIND/NAME` on the command line: `networkchaos/web-delay`, `schedule/nightly`.
-/// Kinds are Chaos Mesh's, in any case; `schedules` is accepted too.
+/// `KIND/NAME` on the command line: `networkchaos/web-delay`, `schedule/nightly`,
+/// `workflow/steady-state`. Kinds are Chaos Mesh's, in any case; `schedules`,
+/// `workflows` and `statuschecks` are accepted too.
 struct ObjectReference: Sendable, Equatable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         case experiment(ChaosKind)
         case schedule
+        case workflow
+        case statusCheck
     }
+
+    /// The kinds that are not experiments: each has its own case and collection.
+    static let organisingKinds: Set<ChaosKind> = [.schedule, .workflow, .statusCheck]
 
     var kind: Kind
     var name: String
@@ -231,31 +249,55 @@ struct ObjectReference: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func kind(named text: String) -> Kind? {
-        let lowered = text.lowercased()
-        if lowered == "schedule" || lowered == "schedules" { return .schedule }
-        return ChaosKind.allCases.first { $0 != .schedule && $0.rawValue.lowercased() == lowered }.map(Kind.experiment)
+        switch text.lowercased() {
+        case "schedule", "schedules": return .schedule
+        case "workflow", "workflows": return .workflow
+        case "statuscheck", "statuschecks": return .statusCheck
+        case let lowered:
+            return ChaosKind.allCases.first { !Self.organisingKinds.contains($0) && $0.rawValue.lowercased() == lowered }
+                .map(Kind.experiment)
+        }
     }
 
     /// Every kind a reference can name, lower-cased as typed.
     static var kindNames: [String] {
-        ChaosKind.allCases.filter { $0 != .schedule }.map { $0.rawValue.lowercased() } + ["schedule"]
+        ChaosKind.allCases.filter { !Self.organisingKinds.contains($0) }.map { $0.rawValue.lowercased() }
+            + ["schedule", "workflow", "statuscheck"]
     }
 
     /// The kind named from a document's `kind` field (what `-f` gives).
-    init(documentKind kind: ChaosKind, name: String) {
-        self.init(kind: kind == .schedule ? .schedule : .experiment(kind), name: name)
+    init(documentKind: ChaosKind, name: String) {
+        let kind: Kind = switch documentKind {
+        case .schedule: .schedule
+        case .workflow: .workflow
+        case .statusCheck: .statusCheck
+        default: .experiment(documentKind)
+        }
+        self.init(kind: kind, name: name)
     }
 
     var collection: ObjectCollection {
-        if case .schedule = kind { return .schedules }
-        return .experiments
+        switch kind {
+        case .experiment: .experiments
+        case .schedule: .schedules
+        case .workflow: .workflows
+        case .statusCheck: .statuschecks
+        }
     }
 
-    /// `networkchaos`, `schedule`: how kubectl writes kinds in messages.
+    /// Whether only `tumult server` reads it (workflows, status checks):
+    /// `--kubeconfig` reads experiments and schedules only.
+    var needsServer: Bool {
+        kind == .workflow || kind == .statusCheck
+    }
+
+    /// `networkchaos`, `schedule`, `workflow`: how kubectl writes kinds in messages.
     var kindName: String {
         switch kind {
         case .experiment(let chaosKind): chaosKind.rawValue.lowercased()
         case .schedule: "schedule"
+        case .workflow: "workflow"
+        case .statusCheck: "statuscheck"
         }
     }
 

@@ -6,10 +6,10 @@ import TumultModel
 /// it, replaces the one of the same namespace and name, or leaves it as it is.
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create or update experiments and schedules on `tumult server` from Chaos Mesh documents.",
+        abstract: "Create or update experiments, schedules, workflows and status checks on `tumult server` from Chaos Mesh documents.",
         discussion: """
             Each document is sent on its own; Schedules (and legacy documents with spec.scheduler) go to \
-            the server's schedules. Fields the schema does not know are refused by default, as kubectl \
+            the server's schedules, Workflows to its workflows. Fields the schema does not know are refused by default, as kubectl \
             (1.27 and later) does: --validate=warn prints them and applies the document without them, \
             --validate=ignore drops them silently. Exit status: 0 when every document was applied, 1 when \
             the server refused any (its field paths are printed), 2 when an input cannot be read or the \
@@ -60,9 +60,13 @@ struct Apply: AsyncParsableCommand {
                 problems.forEach { printError("\(prefix): \($0)") }
                 return true
             case .send(let request):
+                // A Workflow's or StatusCheck's answer is its detail, which
+                // names no kind: the document says what was applied.
+                let documentKind = report.document?.kind ?? report.kind.flatMap { ChaosKind(name: $0) }
                 do {
                     for answer in try await client.apply(request.body, to: request.collection, fieldValidation: fieldValidation) {
-                        print(Printing.applied(answer.item, fallbackKind: report.kind ?? ""))
+                        print(Printing.applied(answer.item, documentKind: documentKind, fallbackKind: report.kind ?? "",
+                                               fallbackName: report.name ?? ""))
                     }
                     return false
                 } catch let error as ClientError where !error.isUnreachable {
@@ -162,14 +166,27 @@ struct Apply: AsyncParsableCommand {
             return .skip(reason)
         case .valid(var document):
             document.apiVersion = document.kind.apiVersion
-            guard let body = try? document.encoded() else { return .send(Request(body: value, collection: .experiments)) }
-            return .send(Request(body: body, collection: document.kind == .schedule ? .schedules : .experiments))
+            guard let body = try? document.encoded() else {
+                return .send(Request(body: value, collection: collection(for: document.kind)))
+            }
+            return .send(Request(body: body, collection: collection(for: document.kind)))
         case .invalid:
             if strict {
                 return .refuse(report.diagnostics.items.map { "\($0.path): \($0.message)" })
             }
             let kind = value.objectValue?["kind"]?.stringValue.flatMap(ChaosKind.init(name:))
-            return .send(Request(body: value, collection: kind == .schedule ? .schedules : .experiments))
+            return .send(Request(body: value, collection: collection(for: kind)))
+        }
+    }
+
+    /// Where a document of `kind` is posted: Schedules to `/api/schedules`,
+    /// Workflows to `/api/workflows`, everything else (StatusChecks
+    /// included, which have no collection to post to) to `/api/experiments`.
+    static func collection(for kind: ChaosKind?) -> ObjectCollection {
+        switch kind {
+        case .schedule?: .schedules
+        case .workflow?: .workflows
+        default: .experiments
         }
     }
 }

@@ -68,23 +68,43 @@ protocol ObjectSource: Sendable {
     func archives(namespace: String?, name: String?) async throws -> [Received<ArchiveItem>]
     func pods() async throws -> [Received<Pod>]
     func machines() async throws -> [Received<MachineItem>]
+    func workflows(namespace: String?, status: String?) async throws -> [Received<WorkflowItem>]
+    func workflow(uid: String) async throws -> Received<WorkflowDetail>
+    func statusChecks(namespace: String?) async throws -> [Received<StatusCheckItem>]
+    func statusCheck(uid: String) async throws -> Received<StatusCheckDetail>
 }
 
 extension APIClient: ObjectSource {}
 
 extension ObjectSource {
-    /// Finds the experiment or schedule a `KIND/NAME` names, by listing.
+    /// Finds the object a `KIND/NAME` names, by listing. A workflow or a
+    /// status check comes back as an item of its kind with its uid, name and
+    /// status, which is what the commands acting on it need.
     func find(_ reference: ObjectReference, namespace: String) async throws -> Received<ExperimentItem> {
-        let kind: String? = if case .experiment(let chaosKind) = reference.kind { chaosKind.rawValue } else { nil }
-        let matches = try await list(reference.collection, namespace: namespace, name: reference.name, kind: kind)
-            .filter { received in
-                received.item.name == reference.name && received.item.namespace == namespace
-                    && (kind.map { received.item.kind.caseInsensitiveCompare($0) == .orderedSame } ?? true)
-            }
-        guard let match = matches.first else {
-            throw ClientError.notFound("\(reference.kindName) \"\(reference.name)\" not found in namespace \"\(namespace)\"")
+        let notFound = ClientError.notFound("\(reference.kindName) \"\(reference.name)\" not found in namespace \"\(namespace)\"")
+        switch reference.kind {
+        case .workflow:
+            guard let match = try await workflows(namespace: namespace, status: nil)
+                .first(where: { $0.item.name == reference.name && $0.item.namespace == namespace }) else { throw notFound }
+            let item = ExperimentItem(uid: match.item.uid, kind: ChaosKind.workflow.rawValue, namespace: match.item.namespace,
+                                      name: match.item.name, createdAt: match.item.createdAt, status: match.item.status)
+            return Received(item: item, json: match.json)
+        case .statusCheck:
+            guard let match = try await statusChecks(namespace: namespace)
+                .first(where: { $0.item.name == reference.name && $0.item.namespace == namespace }) else { throw notFound }
+            let item = ExperimentItem(uid: match.item.uid, kind: ChaosKind.statusCheck.rawValue, namespace: match.item.namespace,
+                                      name: match.item.name, createdAt: match.item.createdAt, status: match.item.status)
+            return Received(item: item, json: match.json)
+        case .experiment, .schedule:
+            let kind: String? = if case .experiment(let chaosKind) = reference.kind { chaosKind.rawValue } else { nil }
+            let matches = try await list(reference.collection, namespace: namespace, name: reference.name, kind: kind)
+                .filter { received in
+                    received.item.name == reference.name && received.item.namespace == namespace
+                        && (kind.map { received.item.kind.caseInsensitiveCompare($0) == .orderedSame } ?? true)
+                }
+            guard let match = matches.first else { throw notFound }
+            return match
         }
-        return match
     }
 }
 
@@ -142,7 +162,7 @@ struct ClusterClient: ObjectSource {
             items = experiments.allSchedules().filter { record in
                 (namespace == nil || record.namespace == namespace) && (name == nil || record.name == name)
             }.map(APIViews.schedule)
-        case .archives:
+        case .archives, .workflows, .statuschecks:
             items = []
         }
         return try items.map { data in
@@ -179,6 +199,28 @@ struct ClusterClient: ObjectSource {
 
     func machines() async throws -> [Received<MachineItem>] {
         throw ClientError(type: "Unsupported", message: "machines are the operator's in a cluster: `kubectl get nodes` lists them")
+    }
+
+    /// Workflows and status checks are read through `tumult server` only.
+    static let workflowsUnsupported = ClientError(
+        type: "Unsupported",
+        message: "--kubeconfig reads experiments and schedules only: read workflows and status checks through `tumult server` "
+            + "(or with `kubectl get workflows.chaos-mesh.org`)")
+
+    func workflows(namespace: String?, status: String?) async throws -> [Received<WorkflowItem>] {
+        throw Self.workflowsUnsupported
+    }
+
+    func workflow(uid: String) async throws -> Received<WorkflowDetail> {
+        throw Self.workflowsUnsupported
+    }
+
+    func statusChecks(namespace: String?) async throws -> [Received<StatusCheckItem>] {
+        throw Self.workflowsUnsupported
+    }
+
+    func statusCheck(uid: String) async throws -> Received<StatusCheckDetail> {
+        throw Self.workflowsUnsupported
     }
 
     // MARK: Writing

@@ -2,16 +2,20 @@ import ArgumentParser
 import Foundation
 import TumultModel
 
-/// `tumult delete`: removes experiments or schedules named on the command
-/// line or by the documents of files. The server recovers their faults and
-/// archives them.
+/// `tumult delete`: removes experiments, schedules, workflows or status
+/// checks named on the command line or by the documents of files. The
+/// server recovers their faults and archives them.
 struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Delete experiments or schedules, named as KIND/NAME or by the documents in files.",
-        discussion: "Deleting recovers the experiment's faults; the server keeps it under `tumult get archives`."
+        abstract: "Delete experiments, schedules, workflows or status checks, named as KIND/NAME or by the documents in files.",
+        discussion: """
+            Deleting recovers the experiment's faults; the server keeps it under `tumult get archives`. \
+            Deleting a workflow stops its nodes.
+            """
     )
 
-    @Argument(help: ArgumentHelp("The objects to delete, as KIND/NAME (e.g. networkchaos/web-delay).", valueName: "kind/name"))
+    @Argument(help: ArgumentHelp("The objects to delete, as KIND/NAME (e.g. networkchaos/web-delay or workflow/steady).",
+                                 valueName: "kind/name"))
     var targets: [String] = []
 
     @Option(name: [.customShort("f"), .customLong("filename")],
@@ -34,7 +38,13 @@ struct Delete: AsyncParsableCommand {
         if targets.isEmpty == paths.isEmpty {
             throw ValidationError("Give either KIND/NAME arguments or -f PATH.")
         }
-        for target in targets { _ = try ObjectReference(parsing: target) }
+        for target in targets {
+            let reference = try ObjectReference(parsing: target)
+            if cluster.kubeconfig != nil && reference.needsServer {
+                throw ValidationError("--kubeconfig: \(reference.kindName)s are deleted through `tumult server` only "
+                                      + "(`kubectl delete \(reference.kindName)s.chaos-mesh.org \(reference.name)` deletes a cluster's).")
+            }
+        }
     }
 
     func run() async throws {
@@ -66,7 +76,7 @@ struct Delete: AsyncParsableCommand {
                     for (position, value) in values.enumerated() {
                         let report = DocumentLoader().check(value, index: position + 1)
                         guard let named = Self.reference(of: value, report: report) else {
-                            printError("\(item.name): \(report.label): skipped: not a chaos experiment or schedule with a name")
+                            printError("\(item.name): \(report.label): skipped: not a chaos experiment, schedule or workflow with a name")
                             continue
                         }
                         wanted.append((named.reference, named.namespace ?? namespace, "\(item.name): \(report.label)"))

@@ -5,16 +5,17 @@ import TumultModel
 /// `tumult get`: lists what the server holds, as `kubectl get` does.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List experiments, schedules, events, pods, machines or archives held by `tumult server`.",
+        abstract: "List experiments, schedules, workflows, status checks, events, pods, machines or archives held by `tumult server`.",
         discussion: """
-            Without -n or -A, experiments, schedules, events and archives of the default namespace \
-            are listed (pods and machines: every namespace). -w prints the list, then every change until Ctrl-C.
+            Without -n or -A, experiments, schedules, workflows, status checks, events and archives of the \
+            default namespace are listed (pods and machines: every namespace). -w prints the list, then every \
+            change until Ctrl-C.
             """
     )
 
     /// What `get` lists; singular spellings are accepted too.
     enum Resource: String, CaseIterable, ExpressibleByArgument {
-        case experiments, schedules, events, pods, machines, archives
+        case experiments, schedules, workflows, statuschecks, events, pods, machines, archives
 
         init?(argument: String) {
             let lowered = argument.lowercased()
@@ -29,7 +30,8 @@ struct Get: AsyncParsableCommand {
         case json, yaml, wide
     }
 
-    @Argument(help: ArgumentHelp("What to list: experiments, schedules, events, pods, machines or archives.", valueName: "resource"))
+    @Argument(help: ArgumentHelp("What to list: experiments, schedules, workflows, statuschecks, events, pods, machines or archives.",
+                                 valueName: "resource"))
     var resource: Resource
 
     @Argument(help: ArgumentHelp("Only the object with this name (events: of the object with this name).", valueName: "name"))
@@ -58,6 +60,10 @@ struct Get: AsyncParsableCommand {
         try cluster.check(against: server)
         if cluster.kubeconfig != nil && (resource == .archives || resource == .machines) {
             throw ValidationError("--kubeconfig: \(resource.rawValue) are `tumult server`'s; a cluster has neither (`kubectl get nodes` lists its machines).")
+        }
+        if cluster.kubeconfig != nil && (resource == .workflows || resource == .statuschecks) {
+            throw ValidationError("--kubeconfig: \(resource.rawValue) are read through `tumult server` only "
+                                  + "(`kubectl get \(resource.rawValue).chaos-mesh.org` lists a cluster's).")
         }
         if namespace != nil && allNamespaces { throw ValidationError("Give -n NAMESPACE or -A, not both.") }
         if let watchTimeout {
@@ -147,7 +153,8 @@ struct Get: AsyncParsableCommand {
     }
 
     /// One poll of the server, as a listing. With a NAME and `-o json|yaml`,
-    /// experiments, schedules and archives carry their full detail.
+    /// experiments, schedules, workflows, status checks and archives carry
+    /// their full detail.
     func fetch(client: some ObjectSource, now: Date) async throws -> Listing {
         let namespace = namespaceFilter
         let wantsDetail = name != nil && (output == .json || output == .yaml)
@@ -166,6 +173,16 @@ struct Get: AsyncParsableCommand {
             items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
             if wantsDetail { items = try await withDetail(items, collection: .archives, client: client) }
             listing = Printing.archives(items, columns: columns, now: now)
+        case .workflows:
+            var items = try await client.workflows(namespace: namespace, status: nil)
+            items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
+            if wantsDetail { items = try await withDetail(items, fetching: { try await client.workflow(uid: $0).json }) }
+            listing = Printing.workflows(items, columns: columns, now: now)
+        case .statuschecks:
+            var items = try await client.statusChecks(namespace: namespace)
+            items = items.filter { named($0.item.name) && inNamespace($0.item.namespace) }
+            if wantsDetail { items = try await withDetail(items, fetching: { try await client.statusCheck(uid: $0).json }) }
+            listing = Printing.statusChecks(items, columns: columns, now: now)
         case .events:
             let items = try await client.events(namespace: namespace, name: name, objectID: nil, limit: nil)
                 .filter { named($0.item.name ?? "") && inNamespace($0.item.namespace ?? "") }
@@ -188,9 +205,15 @@ struct Get: AsyncParsableCommand {
     /// is what `-o json|yaml` prints for a named object.
     func withDetail<Item>(_ items: [Received<Item>], collection: ObjectCollection,
                           client: some ObjectSource) async throws -> [Received<Item>] where Item: Identified {
+        try await withDetail(items, fetching: { uid in try await client.detail(collection, uid: uid).json })
+    }
+
+    /// The items with the JSON `detail` gives for each uid.
+    func withDetail<Item>(_ items: [Received<Item>],
+                          fetching detail: (String) async throws -> Value) async throws -> [Received<Item>] where Item: Identified {
         var detailed: [Received<Item>] = []
         for received in items {
-            detailed.append(Received(item: received.item, json: try await client.detail(collection, uid: received.item.uid).json))
+            detailed.append(Received(item: received.item, json: try await detail(received.item.uid)))
         }
         return detailed
     }

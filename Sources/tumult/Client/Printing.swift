@@ -319,11 +319,7 @@ enum Printing {
             fields.append(("Annotations", self.labels(annotations)))
         }
         if let runs = detail.experimentUIDs { fields.append(("Runs", runs.isEmpty ? "<none>" : runs.joined(separator: ", "))) }
-        // kubectl describe: values start two spaces after the longest label.
-        let labelWidth = (fields.map(\.0.count).max() ?? 0) + 1 + 2
-        var out = fields.map { label, value in
-            (label + ":").padding(toLength: labelWidth, withPad: " ", startingAt: 0) + value + "\n"
-        }.joined()
+        var out = fieldLines(fields)
 
         let conditions = object?.status?.conditions ?? []
         out += "Conditions:\n"
@@ -356,10 +352,7 @@ enum Printing {
         }
 
         out += "Events:\n"
-        out += section(events.isEmpty ? nil : TextTable(
-            headers: ["AGE", "TYPE", "REASON", "MESSAGE"],
-            rows: events.reversed().map { [age(since: $0.createdAt, now: now), $0.type ?? "", $0.reason ?? "",
-                                           oneLine($0.message ?? "")] }))
+        out += eventsSection(events, now: now)
         return out
     }
 
@@ -367,6 +360,23 @@ enum Printing {
     static func section(_ table: TextTable?) -> String {
         guard let table else { return "  <none>\n" }
         return indented(table.render(), by: 2)
+    }
+
+    /// `Label:  value` lines: values two spaces after the longest label, as kubectl describe aligns them.
+    static func fieldLines(_ fields: [(String, String)]) -> String {
+        let labelWidth = (fields.map(\.0.count).max() ?? 0) + 1 + 2
+        return fields.map { label, value in
+            (label + ":").padding(toLength: labelWidth, withPad: " ", startingAt: 0) + value + "\n"
+        }.joined()
+    }
+
+    /// An object's events under `Events:`, oldest first; `events` come
+    /// newest first, as the server sends them.
+    static func eventsSection(_ events: [Event], now: Date) -> String {
+        section(events.isEmpty ? nil : TextTable(
+            headers: ["AGE", "TYPE", "REASON", "MESSAGE"],
+            rows: events.reversed().map { [age(since: $0.createdAt, now: now), $0.type ?? "", $0.reason ?? "",
+                                           oneLine($0.message ?? "")] }))
     }
 
     // MARK: Results

@@ -95,6 +95,10 @@ export const api = {
   remove: (collection, uid) => request('DELETE', `/api/${collection}/${encodeURIComponent(uid)}`),
   schedules: (filter) => request('GET', `/api/schedules${q(filter)}`),
   schedule: (uid) => request('GET', `/api/schedules/${encodeURIComponent(uid)}`),
+  workflows: (filter) => request('GET', `/api/workflows${q(filter)}`),
+  workflow: (uid) => request('GET', `/api/workflows/${encodeURIComponent(uid)}`),
+  // One Workflow, checked as strictly as an experiment (see `create`).
+  createWorkflow: (yaml) => request('POST', '/api/workflows?fieldValidation=Strict', yaml, 'application/yaml'),
   archives: (filter) => request('GET', `/api/archives${q(filter)}`),
   archive: (uid) => request('GET', `/api/archives/${encodeURIComponent(uid)}`),
   events: (filter) => request('GET', `/api/events${q(filter)}`),

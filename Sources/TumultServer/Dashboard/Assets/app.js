@@ -5,7 +5,7 @@
 import { api, openStream, onTokenNeeded } from './api.js';
 import { h, clear, confirmDialog, tokenDialog, toast, parseHash } from './ui.js';
 import * as views from './views.js';
-import { newExperiment } from './editor.js';
+import { newExperiment, newWorkflow } from './editor.js';
 
 const routes = [
   { pattern: /^\/$/, nav: 'overview', title: 'Overview', view: views.overview },
@@ -14,6 +14,9 @@ const routes = [
   { pattern: /^\/new$/, nav: 'new', title: 'New experiment', view: newExperiment },
   { pattern: /^\/schedules$/, nav: 'schedules', title: 'Schedules', view: views.schedules },
   { pattern: /^\/schedules\/([^/]+)$/, nav: 'schedules', title: 'Schedule', view: views.schedule },
+  { pattern: /^\/workflows$/, nav: 'workflows', title: 'Workflows', view: views.workflows },
+  { pattern: /^\/workflows\/new$/, nav: 'workflows', title: 'New workflow', view: newWorkflow },
+  { pattern: /^\/workflows\/([^/]+)$/, nav: 'workflows', title: 'Workflow', view: views.workflow },
   { pattern: /^\/archives$/, nav: 'archives', title: 'Archives', view: views.archives },
   { pattern: /^\/archives\/([^/]+)$/, nav: 'archives', title: 'Archive', view: views.archive },
   { pattern: /^\/events$/, nav: 'events', title: 'Events', view: views.events },

@@ -3,6 +3,8 @@
 // applied); each problem shows on its line and beside its form field.
 // Unknown fields (a mistyped `jiter:`) are errors here and at Create, which
 // both ask for `fieldValidation=Strict` (see api.js), as kubectl does.
+// New workflow: the same editor, started from an example Workflow, checked
+// when Create posts it to `/api/workflows`.
 
 import { api, APIError } from './api.js';
 import { h, clear, toast, option, debounce } from './ui.js';
@@ -120,6 +122,100 @@ function labels(value) {
 function matches(pod, namespace, selector) {
   if (namespace && pod.namespace !== namespace) return false;
   return Object.entries(selector).every(([key, value]) => (pod.labels || {})[key] === value);
+}
+
+/**
+ * A YAML text area with line numbers, each problem marked on its line with
+ * its message inline, and listed below (`problems`) with a button to jump
+ * to its line; `statusLine` says how the last check went. `render(result,
+ * message)` draws a check's `{errors, warnings, documents}` (as
+ * `POST /api/validate` or a 400's `errors` give them) and `message`
+ * (`{kind, text}`) in the status line, and returns the problems with their
+ * lines. Tab indents by two spaces.
+ */
+export function yamlEditor({ id, label, placeholder, statusId, problemsId, status = '' }) {
+  const textarea = h('textarea', {
+    id, spellcheck: 'false', wrap: 'off', autocapitalize: 'off', autocomplete: 'off', 'aria-label': label, placeholder,
+  });
+  const gutter = h('pre', { class: 'gutter', 'aria-hidden': 'true' });
+  const backdrop = h('pre', { class: 'backdrop', 'aria-hidden': 'true' });
+  const statusLine = h('div', { id: statusId, class: 'validation', role: 'status' }, status);
+  const problems = h('ul', { id: problemsId, class: 'problems' });
+
+  const syncScroll = () => {
+    backdrop.scrollTop = textarea.scrollTop;
+    backdrop.scrollLeft = textarea.scrollLeft;
+    gutter.scrollTop = textarea.scrollTop;
+  };
+  textarea.addEventListener('scroll', syncScroll);
+  textarea.addEventListener('keydown', (event) => {
+    if (event.key === 'Tab' && !event.shiftKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      textarea.setRangeText('  ', textarea.selectionStart, textarea.selectionEnd, 'end');
+      textarea.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  });
+
+  const jumpTo = (line) => {
+    const lines = textarea.value.split('\n');
+    const start = lines.slice(0, line - 1).reduce((sum, item) => sum + item.length + 1, 0);
+    textarea.focus();
+    textarea.setSelectionRange(start, start + (lines[line - 1] || '').length);
+    const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 20;
+    textarea.scrollTop = Math.max(0, (line - 4) * lineHeight);
+  };
+
+  const setStatus = (kind, text) => {
+    statusLine.className = `validation ${kind}`;
+    statusLine.textContent = text;
+  };
+
+  /** Draws line numbers, marks, inline messages and the list. */
+  const render = (result, message) => {
+    const source = textarea.value;
+    const index = lineIndex(source);
+    const lines = source.split('\n');
+    const byLine = new Map();
+    const placed = [];
+    const place = (problem, severity) => {
+      const where = problem.line ? { line: problem.line, exact: true } : locate(index, problem.path, problem.document);
+      const item = { ...problem, severity, line: where ? where.line : null };
+      placed.push(item);
+      if (item.line) {
+        const list = byLine.get(item.line) || [];
+        list.push(item);
+        byLine.set(item.line, list);
+      }
+    };
+    for (const problem of (result && result.errors) || []) place(problem, 'error');
+    for (const problem of (result && result.warnings) || []) place(problem, 'warning');
+
+    clear(gutter, lines.map((_, position) => {
+      const marks = byLine.get(position + 1);
+      const severity = marks ? (marks.some((item) => item.severity === 'error') ? 'error' : 'warning') : '';
+      return h('span', { class: `ln ${severity}` }, String(position + 1), '\n');
+    }));
+    clear(backdrop, lines.map((line, position) => {
+      const marks = byLine.get(position + 1);
+      if (!marks) return h('span', { class: 'bl' }, line, '\n');
+      const severity = marks.some((item) => item.severity === 'error') ? 'error' : 'warning';
+      return h('span', { class: `bl ${severity}` }, h('span', { class: 'ghost' }, line),
+        h('span', { class: 'inline-msg' }, `  ← ${marks.map((item) => `${item.path}: ${item.message}`).join(' · ')}`), '\n');
+    }));
+    syncScroll();
+
+    clear(problems, placed.map((item) => h('li', { class: item.severity, 'data-path': item.path },
+      item.line ? h('button', { type: 'button', class: 'line small', onclick: () => jumpTo(item.line) }, `line ${item.line}`) : null,
+      h('code', { class: 'path' }, item.path),
+      h('span', { class: 'message' }, item.message),
+      item.document && result.documents && result.documents.length > 1 ? h('span', { class: 'muted' }, ` (document ${item.document})`) : null)));
+
+    if (message !== undefined) setStatus(message.kind, message.text);
+    return placed;
+  };
+
+  const element = h('div', { class: 'editor' }, gutter, h('div', { class: 'editor-body' }, backdrop, textarea));
+  return { element, textarea, statusLine, problems, render, setStatus };
 }
 
 export function newExperiment(root) {
@@ -252,88 +348,27 @@ export function newExperiment(root) {
   renderFaultFields();
 
   // MARK: Editor
-  const editor = h('textarea', {
-    id: 'yaml-editor', spellcheck: 'false', wrap: 'off', autocapitalize: 'off', autocomplete: 'off',
-    'aria-label': 'Experiment YAML', placeholder: 'Paste a Chaos Mesh document, or use the form.',
+  const yaml = yamlEditor({
+    id: 'yaml-editor', label: 'Experiment YAML', placeholder: 'Paste a Chaos Mesh document, or use the form.',
+    statusId: 'validation-status', problemsId: 'problems', status: 'Empty',
   });
-  const gutter = h('pre', { class: 'gutter', 'aria-hidden': 'true' });
-  const backdrop = h('pre', { class: 'backdrop', 'aria-hidden': 'true' });
-  const statusLine = h('div', { id: 'validation-status', class: 'validation', role: 'status' }, 'Empty');
-  const problems = h('ul', { id: 'problems', class: 'problems' });
+  const { textarea: editor, statusLine, problems } = yaml;
   const createButton = h('button', { type: 'button', id: 'create', class: 'primary', disabled: true }, 'Create');
   const clearButton = h('button', {
     type: 'button', id: 'clear-editor',
     onclick: () => { editor.value = ''; lastGenerated = ''; onEdit(); },
   }, 'Clear');
 
-  const syncScroll = () => {
-    backdrop.scrollTop = editor.scrollTop;
-    backdrop.scrollLeft = editor.scrollLeft;
-    gutter.scrollTop = editor.scrollTop;
-  };
-  editor.addEventListener('scroll', syncScroll);
-
-  const jumpTo = (line) => {
-    const lines = editor.value.split('\n');
-    const start = lines.slice(0, line - 1).reduce((sum, item) => sum + item.length + 1, 0);
-    editor.focus();
-    editor.setSelectionRange(start, start + (lines[line - 1] || '').length);
-    const lineHeight = parseFloat(getComputedStyle(editor).lineHeight) || 20;
-    editor.scrollTop = Math.max(0, (line - 4) * lineHeight);
-  };
-
-  /** Draws line numbers, marks, inline messages, the list and the form's field errors. */
+  /** Draws the problems in the editor, and beside the form's fields. */
   const renderProblems = (result, message) => {
-    const source = editor.value;
-    const index = lineIndex(source);
-    const lines = source.split('\n');
-    const byLine = new Map();
-    const placed = [];
-    const place = (problem, severity) => {
-      const where = problem.line ? { line: problem.line, exact: true } : locate(index, problem.path, problem.document);
-      const item = { ...problem, severity, line: where ? where.line : null };
-      placed.push(item);
-      if (item.line) {
-        const list = byLine.get(item.line) || [];
-        list.push(item);
-        byLine.set(item.line, list);
-      }
-    };
-    for (const problem of (result && result.errors) || []) place(problem, 'error');
-    for (const problem of (result && result.warnings) || []) place(problem, 'warning');
-
-    clear(gutter, lines.map((_, position) => {
-      const marks = byLine.get(position + 1);
-      const severity = marks ? (marks.some((item) => item.severity === 'error') ? 'error' : 'warning') : '';
-      return h('span', { class: `ln ${severity}` }, String(position + 1), '\n');
-    }));
-    clear(backdrop, lines.map((line, position) => {
-      const marks = byLine.get(position + 1);
-      if (!marks) return h('span', { class: 'bl' }, line, '\n');
-      const severity = marks.some((item) => item.severity === 'error') ? 'error' : 'warning';
-      return h('span', { class: `bl ${severity}` }, h('span', { class: 'ghost' }, line),
-        h('span', { class: 'inline-msg' }, `  ← ${marks.map((item) => `${item.path}: ${item.message}`).join(' · ')}`), '\n');
-    }));
-    syncScroll();
-
-    clear(problems, placed.map((item) => h('li', { class: item.severity, 'data-path': item.path },
-      item.line ? h('button', { type: 'button', class: 'line small', onclick: () => jumpTo(item.line) }, `line ${item.line}`) : null,
-      h('code', { class: 'path' }, item.path),
-      h('span', { class: 'message' }, item.message),
-      item.document && result.documents && result.documents.length > 1 ? h('span', { class: 'muted' }, ` (document ${item.document})`) : null)));
-
+    const placed = yaml.render(result, message);
     // Field errors only mean something while the editor holds what the form wrote.
-    const fromForm = source === lastGenerated;
+    const fromForm = editor.value === lastGenerated;
     for (const slot of form.querySelectorAll('[data-error-for]')) {
       const path = slot.dataset.errorFor;
       const mine = path && fromForm ? placed.filter((item) => item.severity === 'error' && (item.path === path || item.path.startsWith(`${path}.`) || item.path.startsWith(`${path}[`))) : [];
       slot.textContent = mine.map((item) => item.message).join('; ');
       slot.closest('.field').classList.toggle('invalid', mine.length > 0);
-    }
-
-    if (message !== undefined) {
-      statusLine.className = `validation ${message.kind}`;
-      statusLine.textContent = message.text;
     }
   };
 
@@ -375,13 +410,6 @@ export function newExperiment(root) {
     validate();
   }
   editor.addEventListener('input', () => onEdit());
-  editor.addEventListener('keydown', (event) => {
-    if (event.key === 'Tab' && !event.shiftKey && !event.ctrlKey && !event.metaKey) {
-      event.preventDefault();
-      editor.setRangeText('  ', editor.selectionStart, editor.selectionEnd, 'end');
-      onEdit();
-    }
-  });
 
   createButton.addEventListener('click', async () => {
     createButton.disabled = true;
@@ -412,7 +440,7 @@ export function newExperiment(root) {
       h('section', { class: 'panel' }, h('h2', {}, 'Common faults'), form),
       h('section', { class: 'panel editor-panel' },
         h('div', { class: 'editor-head' }, h('h2', {}, 'YAML'), statusLine, h('span', { class: 'spacer' }), clearButton, createButton),
-        h('div', { class: 'editor' }, gutter, h('div', { class: 'editor-body' }, backdrop, editor)),
+        yaml.element,
         problems)));
 
   // Load the inventory for the target pickers, then start from a draft or the form.
@@ -433,5 +461,105 @@ export function newExperiment(root) {
   } else {
     generate(true);
   }
+  return {};
+}
+
+// MARK: New workflow
+
+/** Where a Workflow being written is kept across pages ("Edit as new" puts one there). */
+export const WORKFLOW_DRAFT_KEY = 'tumult.workflow-draft';
+
+/** A small Workflow to start from: a network delay, then a pause. */
+export function exampleWorkflow(suffix) {
+  return toYAML({
+    apiVersion: 'chaos-mesh.org/v1alpha1',
+    kind: 'Workflow',
+    metadata: { name: `delay-then-pause-${suffix}`, namespace: 'default' },
+    spec: {
+      entry: 'entry',
+      templates: [
+        { name: 'entry', templateType: 'Serial', children: ['network-delay', 'pause'] },
+        {
+          name: 'network-delay',
+          templateType: 'NetworkChaos',
+          deadline: '30s',
+          networkChaos: {
+            action: 'delay', mode: 'all', selector: { namespaces: ['default'], labelSelectors: { app: 'web' } }, delay: { latency: '100ms' },
+          },
+        },
+        { name: 'pause', templateType: 'Suspend', deadline: '10s' },
+      ],
+    },
+  });
+}
+
+/**
+ * `#/workflows/new`: a Workflow's YAML, created by `POST /api/workflows`;
+ * the page of the new workflow follows, or each problem the server found
+ * shows on its line. (`/api/validate` checks the kinds this host injects,
+ * which a Workflow is not, so the check is Create's.)
+ */
+export function newWorkflow(root) {
+  const example = exampleWorkflow(Math.random().toString(36).slice(2, 6));
+  const yaml = yamlEditor({
+    id: 'workflow-yaml', label: 'Workflow YAML', placeholder: 'A Chaos Mesh Workflow (kind: Workflow).',
+    statusId: 'workflow-status', problemsId: 'workflow-problems',
+  });
+  const editor = yaml.textarea;
+  const createButton = h('button', { type: 'button', id: 'create-workflow', class: 'primary' }, 'Create');
+  const exampleButton = h('button', {
+    type: 'button', id: 'workflow-example', title: 'Replace the text with the example Workflow',
+    onclick: () => { editor.value = example; lastResult = null; onEdit(); },
+  }, 'Example');
+  // The last Create's problems, kept on their lines (found again by path) while the text is fixed.
+  let lastResult = null;
+
+  function onEdit() {
+    try {
+      if (editor.value && editor.value !== example) sessionStorage.setItem(WORKFLOW_DRAFT_KEY, editor.value);
+      else sessionStorage.removeItem(WORKFLOW_DRAFT_KEY);
+    } catch { /* storage full or refused */ }
+    createButton.disabled = !editor.value.trim();
+    yaml.render(lastResult, lastResult
+      ? { kind: 'pending', text: 'Edited: Create checks it again' }
+      : { kind: '', text: editor.value.trim() ? 'Checked by the server when you press Create' : 'Empty' });
+  }
+  editor.addEventListener('input', onEdit);
+
+  createButton.addEventListener('click', async () => {
+    createButton.disabled = true;
+    yaml.setStatus('pending', 'Creating…');
+    try {
+      const answer = await api.createWorkflow(editor.value);
+      const created = Array.isArray(answer) ? answer[0] : answer;
+      toast(`Workflow ${created.namespace}/${created.name}: ${created.result}`, 'ok');
+      for (const warning of created.warnings || []) toast(`${warning.path}: ${warning.message}`, 'info');
+      try { sessionStorage.removeItem(WORKFLOW_DRAFT_KEY); } catch { /* none */ }
+      location.hash = `#/workflows/${encodeURIComponent(created.uid)}`;
+    } catch (error) {
+      if (error instanceof APIError && error.errors.length) {
+        lastResult = { errors: error.errors.map((item) => ({ ...item, document: item.document || 1 })), warnings: [] };
+        yaml.render(lastResult, { kind: 'bad', text: `✗ ${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: nothing was created` });
+      } else {
+        lastResult = null;
+        yaml.render(null, { kind: 'bad', text: `✗ ${error.message}` });
+        toast(error.message, 'error');
+      }
+      createButton.disabled = false;
+    }
+  });
+
+  clear(root,
+    h('div', { class: 'page-head' }, h('h1', {}, 'New workflow'), h('span', { class: 'spacer' }), h('a', { href: '#/workflows' }, 'All workflows')),
+    h('p', { class: 'muted' }, 'A Chaos Mesh Workflow: templates run in series or in parallel from its entry (faults, suspends, tasks, status checks, schedules). Each template\'s deadline is how long it runs. Nothing runs until you press Create.'),
+    h('section', { class: 'panel editor-panel' },
+      h('div', { class: 'editor-head' }, h('h2', {}, 'YAML'), yaml.statusLine, h('span', { class: 'spacer' }), exampleButton, createButton),
+      yaml.element,
+      yaml.problems));
+
+  let draft = '';
+  try { draft = sessionStorage.getItem(WORKFLOW_DRAFT_KEY) || ''; } catch { /* none */ }
+  editor.value = draft || example;
+  onEdit();
   return {};
 }

@@ -1,12 +1,13 @@
 // The pages. Each view renders into `root` and returns {refresh(updates)},
 // which the app calls on every batch of live updates (and the page reloads
-// only the data it shows).
+// only the data it shows), and `dispose()` when it keeps a timer of its own.
 
 import { api, APIError } from './api.js';
 import {
-  h, clear, badge, chips, time, clock, table, section, errorBox, confirmDialog, toast, act, option, STATUSES,
+  h, clear, badge, chips, time, clock, ago, table, section, errorBox, confirmDialog, toast, act, option, STATUSES,
 } from './ui.js';
 import { toYAML } from './yaml.js';
+import { WORKFLOW_DRAFT_KEY } from './editor.js';
 
 const enc = encodeURIComponent;
 
@@ -39,6 +40,7 @@ function experimentLink(item) {
 function objectLink(event) {
   const label = `${event.kind} ${event.namespace}/${event.name}`;
   if (event.kind === 'Schedule') return link(`#/schedules/${enc(event.object_id)}`, label);
+  if (event.kind === 'Workflow') return link(`#/workflows/${enc(event.object_id)}`, label);
   if (event.kind === 'Tumult') return h('span', {}, 'Tumult');
   return link(`#/experiments/${enc(event.object_id)}`, label);
 }
@@ -247,7 +249,8 @@ function yamlBlock(text, id) {
   return h('div', { class: 'yaml-wrap' }, copy, pre);
 }
 
-function duplicateButton(object) {
+/** Opens a copy of `object` (status and identity left out) in the editor at `hash`, through its draft `key`. */
+function duplicateButton(object, { key = 'tumult.draft', hash = '#/new' } = {}) {
   return h('button', {
     type: 'button', 'data-action': 'duplicate',
     onclick: () => {
@@ -258,8 +261,8 @@ function duplicateButton(object) {
         if (copy.metadata.annotations) delete copy.metadata.annotations['experiment.chaos-mesh.org/pause'];
         if (copy.metadata.annotations && !Object.keys(copy.metadata.annotations).length) delete copy.metadata.annotations;
       }
-      sessionStorage.setItem('tumult.draft', toYAML(copy));
-      location.hash = '#/new';
+      sessionStorage.setItem(key, toYAML(copy));
+      location.hash = hash;
     },
   }, 'Edit as new');
 }
@@ -464,6 +467,296 @@ export function schedule(root, context) {
   return { refresh: load };
 }
 
+// MARK: Workflows
+
+/** Workflow phases after which nothing changes. */
+const WORKFLOW_OVER = new Set(['Accomplished', 'Aborted', 'Failed']);
+
+/** A workflow's or node's phase as a badge coloured like the graph's boxes. */
+function phaseBadge(phase, attrs = {}) {
+  const word = phase || 'Unknown';
+  return h('span', { class: `badge wf-${word.toLowerCase()}`, 'data-phase': word, ...attrs }, word);
+}
+
+function deleteWorkflowButton(item, done, { compact = false } = {}) {
+  return h('button', {
+    type: 'button', class: `${compact ? 'small ' : ''}danger-outline`, 'data-action': 'delete',
+    title: 'Stop its nodes (their faults recovered), then move it to the archives',
+    onclick: async (event) => {
+      const button = event.currentTarget;
+      const sure = await confirmDialog({
+        title: `Delete ${item.name}?`,
+        message: 'Its running nodes are stopped and the faults they injected recovered, then it moves to the archives.',
+        confirm: 'Delete and archive',
+      });
+      if (sure) act(button, () => api.remove('workflows', item.uid), `Deleting ${item.name}`).then(done);
+    },
+  }, compact ? 'Delete' : 'Delete (archive)');
+}
+
+export function workflows(root) {
+  const list = h('div', { id: 'workflow-list' });
+  const counter = h('span', { class: 'muted' });
+  clear(root, pageHeader('Workflows', counter, h('a', { class: 'button primary', href: '#/workflows/new', id: 'new-workflow' }, 'New workflow')), list);
+  const load = live(async () => {
+    let items;
+    try { items = await api.workflows(); } catch (error) { failure(list, error); return; }
+    items.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    counter.textContent = `${items.length} workflow${items.length === 1 ? '' : 's'}`;
+    clear(list, table([
+      { title: 'Name', render: (item) => link(`#/workflows/${enc(item.uid)}`, item.name, { class: 'name', 'data-uid': item.uid }) },
+      { title: 'Namespace', render: (item) => item.namespace },
+      { title: 'Entry', render: (item) => h('code', {}, item.entry) },
+      { title: 'Phase', class: 'status', render: (item) => phaseBadge(item.phase) },
+      { title: 'Running / nodes', class: 'num nodes', render: (item) => h('span', { title: 'nodes running / nodes started' }, `${item.running_nodes ?? 0}/${item.nodes ?? 0}`) },
+      { title: 'Age', render: (item) => time(item.created_at) },
+      { title: '', class: 'right', render: (item) => (item.phase === 'Deleting' ? null : deleteWorkflowButton(item, load, { compact: true })) },
+    ], items, {
+      empty: 'No workflows yet. Create one from “New workflow”.',
+      rowAttrs: (item) => ({ 'data-uid': item.uid, 'data-name': item.name, 'data-phase': item.phase }),
+    }));
+  });
+  load();
+  return {
+    refresh(updates) {
+      if (!updates.length || updates.some((update) => update.kind === 'Workflow')) load();
+    },
+  };
+}
+
+/**
+ * A workflow's graph as plain data (pure: the page draws it, and compares
+ * it with the last one drawn to redraw only on a change). Each started
+ * node is `{node: template, name, type, phase, layout, children}`, its
+ * children the nodes whose `parent` it is, oldest first; a Serial's
+ * templates that have not started follow its started ones, and a
+ * Parallel's missing ones are added, marked `pending` with phase Pending
+ * (or Skipped once the node or the workflow is over: they never will).
+ * Before the entry node exists, the whole plan is Pending.
+ */
+export function workflowTree(detail) {
+  const nodes = (detail.topology && detail.topology.nodes) || [];
+  const spec = (detail.kube_object && detail.kube_object.spec) || {};
+  const templates = new Map((spec.templates || []).map((template) => [template.name, template]));
+  const over = Boolean(detail.archived) || WORKFLOW_OVER.has(detail.phase);
+  const childrenOf = new Map();
+  for (const node of nodes) {
+    if (!node.parent) continue;
+    if (!childrenOf.has(node.parent)) childrenOf.set(node.parent, []);
+    childrenOf.get(node.parent).push(node);
+  }
+  const layoutOf = (type, children) => {
+    if (type === 'Serial') return 'serial';
+    if (children.length) return 'fork';
+    return '';
+  };
+  // Templates refer to each other without loops (the server checks); the depth is a guard all the same.
+  const planned = (name, phase, depth) => {
+    const template = templates.get(name);
+    const type = template ? template.templateType : 'Unknown';
+    const composite = template && (type === 'Serial' || type === 'Parallel') && depth < 16;
+    const children = composite ? (template.children || []).map((child) => planned(child, phase, depth + 1)) : [];
+    return { node: name, name: '', type, phase, pending: true, layout: layoutOf(type, children), children };
+  };
+  const started = (node, depth) => {
+    const spawned = depth < 16 ? (childrenOf.get(node.name) || []) : [];
+    const children = spawned.map((child) => started(child, depth + 1));
+    const template = templates.get(node.template);
+    const type = node.template_type;
+    if (template && (type === 'Serial' || type === 'Parallel')) {
+      const waiting = node.phase === 'Running' && !over ? 'Pending' : 'Skipped';
+      const listed = template.children || [];
+      let missing;
+      if (type === 'Serial') {
+        missing = listed.slice(spawned.length);
+      } else {
+        const left = spawned.map((child) => child.template);
+        missing = listed.filter((name) => {
+          const at = left.indexOf(name);
+          if (at < 0) return true;
+          left.splice(at, 1);
+          return false;
+        });
+      }
+      for (const name of missing) children.push(planned(name, waiting, depth + 1));
+    }
+    return { node: node.template, name: node.name, type, phase: node.phase, pending: false, layout: layoutOf(type, children), children };
+  };
+  const entry = nodes.find((node) => !node.parent);
+  if (entry) return started(entry, 0);
+  const entryName = detail.entry || spec.entry;
+  return entryName ? planned(entryName, over ? 'Skipped' : 'Pending', 0) : null;
+}
+
+/** Boxes and connectors: a Serial's children in a row with arrows, a Parallel's (and a Task's branches) under a fork. */
+function drawTree(item, nodesByName) {
+  const node = nodesByName.get(item.name);
+  const tip = node
+    ? [`${node.name} (${node.type})`, `started ${new Date(node.started_at).toLocaleString()}`,
+      node.deadline ? `deadline ${new Date(node.deadline).toLocaleString()}` : '',
+      node.finished_at ? `finished ${new Date(node.finished_at).toLocaleString()}` : '', node.message || ''].filter(Boolean).join('\n')
+    : `${item.node}: ${item.phase === 'Pending' ? 'not started yet' : 'did not run'}`;
+  const box = h('div', {
+    class: `wf-node p-${item.phase.toLowerCase()}${item.pending ? ' pending' : ''}`,
+    'data-node': item.node, 'data-phase': item.phase, 'data-type': item.type, title: tip,
+  },
+  h('span', { class: 'wf-name' }, item.node),
+  h('span', { class: 'wf-type' }, item.type),
+  h('span', { class: 'wf-phase' }, item.phase));
+  if (!item.children.length) return h('div', { class: 'wf-tree' }, box);
+  const children = item.children.map((child) => drawTree(child, nodesByName));
+  const group = item.layout === 'serial'
+    ? h('div', { class: 'wf-serial' }, children.map((child, position) => (position
+      ? [h('span', { class: 'wf-arrow', 'aria-hidden': 'true' }), child] : child)))
+    : h('div', { class: 'wf-fork' }, children.map((child) => h('div', { class: 'wf-branch' }, child)));
+  return h('div', { class: 'wf-tree' }, box, h('div', { class: 'wf-stem', 'aria-hidden': 'true' }), group);
+}
+
+function graphLegend() {
+  return h('div', { class: 'wf-legend', 'aria-hidden': 'true' }, ['Running', 'Accomplished', 'DeadlineExceed', 'Aborted', 'Failed', 'Pending']
+    .map((phase) => h('span', { class: `wf-key p-${phase.toLowerCase()}` }, phase)));
+}
+
+/** What a node left: its task's exit and output, its branches' verdicts, its failure. */
+function nodeOutcome(node) {
+  const parts = [];
+  if (node.message) parts.push(h('div', { class: 'bad' }, node.message));
+  if (node.task_result) {
+    parts.push(h('div', {}, `exit ${node.task_result.exitCode}`));
+    if (node.task_result.stdout) parts.push(h('pre', { class: 'wf-stdout' }, node.task_result.stdout));
+  }
+  for (const branch of node.conditional_branches || []) {
+    parts.push(h('div', { class: 'muted' }, `→ ${branch.target}: ${branch.evaluation_result}${branch.message ? ` (${branch.message})` : ''}`));
+  }
+  return parts.length ? parts : h('span', { class: 'muted' }, '—');
+}
+
+function resourceLink(node) {
+  if (!node.resource_uid) return h('span', { class: 'muted' }, '—');
+  if (node.type === 'ScheduleNode') return link(`#/schedules/${enc(node.resource_uid)}`, 'schedule');
+  if (node.type === 'ChaosNode') return link(`#/experiments/${enc(node.resource_uid)}`, 'experiment');
+  return h('code', {}, node.resource_uid);
+}
+
+function clockCell(iso) {
+  return iso ? h('time', { datetime: iso, title: new Date(iso).toLocaleString() }, clock(iso)) : h('span', { class: 'muted' }, '—');
+}
+
+function nodesTable(nodes) {
+  return table([
+    { title: 'Node', render: (node) => h('span', {}, h('strong', {}, node.template), ' ', h('code', { class: 'muted' }, node.name)) },
+    { title: 'Type', render: (node) => node.template_type },
+    { title: 'Phase', render: (node) => phaseBadge(node.phase) },
+    { title: 'Started', render: (node) => clockCell(node.started_at) },
+    { title: 'Deadline', render: (node) => clockCell(node.deadline) },
+    { title: 'Finished', render: (node) => clockCell(node.finished_at) },
+    { title: 'Runs', render: resourceLink },
+    { title: 'Result', render: nodeOutcome },
+  ], nodes, { empty: 'No node has started yet.', rowAttrs: (node) => ({ 'data-node-row': node.template, 'data-phase': node.phase }) });
+}
+
+/**
+ * `#/workflows/:uid`: the workflow's phase, its graph, its nodes and its
+ * events. It reloads on the live updates of the workflow and of what its
+ * nodes run, and every second until it is over; each part is redrawn only
+ * when what it shows changed (so a running box keeps pulsing smoothly).
+ */
+export function workflow(root, context) {
+  const uid = context.params[0];
+  const head = h('div');
+  const problem = h('div');
+  const graph = h('div', { class: 'wf-graph', id: 'workflow-graph', 'data-renders': '0' });
+  const nodesBox = h('div', { id: 'workflow-nodes' });
+  const eventsBox = h('div');
+  const specBox = h('div');
+  clear(root, head, problem,
+    h('section', { class: 'panel' }, h('div', { class: 'editor-head' }, h('h2', {}, 'Graph'), h('span', { class: 'spacer' }), graphLegend()), graph),
+    section('Nodes', nodesBox),
+    h('div', { class: 'columns' }, section('Spec', specBox), section('Events', eventsBox)));
+
+  const drawn = new Map();
+  /** Runs `draw` when `value` differs from what was drawn last. */
+  const redraw = (key, value, draw) => {
+    const signature = JSON.stringify(value);
+    if (drawn.get(key) === signature) return;
+    drawn.set(key, signature);
+    draw();
+  };
+
+  let over = false;
+  let gone = false;
+  let resources = new Set();
+  const load = live(async () => {
+    if (gone) return;
+    let detail;
+    let events;
+    try {
+      [detail, events] = await Promise.all([api.workflow(uid), api.events({ object_id: uid, limit: 100 })]);
+    } catch (error) {
+      if (error instanceof APIError && error.status === 404) {
+        gone = true;
+        clear(head, pageHeader('Workflow not found'));
+        clear(problem, h('p', {}, `No workflow with uid ${uid}. `, link('#/workflows', 'All workflows'), ' · ', link('#/archives?kind=Workflow', 'Archived workflows')));
+        graph.replaceChildren();
+        return;
+      }
+      clear(problem, errorBox(error));
+      return;
+    }
+    problem.replaceChildren();
+    over = Boolean(detail.archived) || WORKFLOW_OVER.has(detail.phase);
+    const nodes = (detail.topology && detail.topology.nodes) || [];
+    resources = new Set(nodes.map((node) => node.resource_uid).filter(Boolean));
+    const object = detail.kube_object || {};
+    const status = object.status || {};
+    document.title = `${detail.name} · Workflow · Tumult`;
+
+    redraw('head', [detail.name, detail.phase, detail.archived, detail.entry, detail.namespace, detail.end_time, detail.nodes, detail.running_nodes,
+      detail.schedule_uid, status.startTime, status.failure, status.abort, ago(new Date(detail.created_at))], () => {
+      clear(head,
+        pageHeader(detail.name, phaseBadge(detail.phase, { id: 'workflow-phase' }),
+          detail.archived ? h('span', { class: 'badge s-archived', 'data-status': 'archived' }, 'archived') : null),
+        h('div', { class: 'subtitle' }, `Workflow · ${detail.namespace} · `, h('code', {}, detail.uid)),
+        h('div', { class: 'toolbar' },
+          detail.archived || detail.phase === 'Deleting' ? null : deleteWorkflowButton(detail, load),
+          duplicateButton(object, { key: WORKFLOW_DRAFT_KEY, hash: '#/workflows/new' })),
+        status.failure ? h('div', { class: 'error-box', role: 'alert' }, status.failure) : null,
+        status.abort ? h('div', { class: 'error-box', role: 'alert' }, `Aborted: ${status.abort.reason}`) : null,
+        summary([
+          ['Entry', detail.entry],
+          ['Created', time(detail.created_at)],
+          ['Started', status.startTime ? clockCell(status.startTime) : 'not yet'],
+          ['Ended', detail.end_time ? clockCell(detail.end_time) : undefined],
+          ['Nodes', detail.nodes === undefined ? undefined : `${detail.running_nodes ?? 0} running of ${detail.nodes} started`],
+          ['Schedule', detail.schedule_uid ? link(`#/schedules/${enc(detail.schedule_uid)}`, 'its schedule') : undefined],
+        ]));
+    });
+
+    const tree = workflowTree(detail);
+    redraw('graph', tree, () => {
+      const byName = new Map(nodes.map((node) => [node.name, node]));
+      if (tree) clear(graph, drawTree(tree, byName));
+      else clear(graph, h('p', { class: 'empty muted' }, 'This workflow has no entry template.'));
+      graph.dataset.renders = String(Number(graph.dataset.renders) + 1);
+    });
+    redraw('nodes', nodes, () => clear(nodesBox, nodesTable(nodes)));
+    redraw('spec', specYAML(object), () => clear(specBox, yamlBlock(specYAML(object), 'spec-yaml')));
+    redraw('events', events, () => clear(eventsBox, eventsTable(events)));
+  });
+  load();
+  // The stream says when the workflow or its experiments change; this also
+  // catches a deadline passing between two of them.
+  const timer = setInterval(() => {
+    if (!over && !gone && document.visibilityState === 'visible') load();
+  }, 1000);
+  return {
+    refresh(updates) {
+      if (!updates.length || updates.some((update) => update.uid === uid || resources.has(update.uid))) load();
+    },
+    dispose() { clearInterval(timer); },
+  };
+}
+
 // MARK: Archives
 
 export function archives(root, context) {
@@ -475,7 +768,7 @@ export function archives(root, context) {
     try { items = await api.archives({ kind }); } catch (error) { failure(list, error); return; }
     items.sort((a, b) => b.finish_time.localeCompare(a.finish_time));
     clear(list, table([
-      { title: 'Name', render: (item) => link(`#/archives/${enc(item.uid)}`, item.name) },
+      { title: 'Name', render: (item) => link(item.kind === 'Workflow' ? `#/workflows/${enc(item.uid)}` : `#/archives/${enc(item.uid)}`, item.name) },
       { title: 'Namespace', render: (item) => item.namespace },
       { title: 'Kind', render: (item) => item.kind },
       { title: 'Action', render: (item) => item.action || '—' },
