@@ -113,7 +113,16 @@ extension Controller {
             // The chosen targets are saved before the host changes, so a
             // restart knows whom a half-done injection was for.
             flush()
-            await carryOut(work)
+            // Faults leave before the next ones arrive: a Serial workflow's
+            // next node, or an experiment replacing another, starts on a
+            // host the last one has left.
+            let recoveries = work.filter { $0.operation == .recover }
+            if !recoveries.isEmpty && recoveries.count < work.count {
+                await carryOut(recoveries)
+                await carryOut(work.filter { $0.operation != .recover })
+            } else {
+                await carryOut(work)
+            }
         }
         finishAndArchive(at: now)
         // Workflows see at once what this pass finished (a pod-kill done,

@@ -67,6 +67,14 @@ import TumultModel
             #expect(try await remote.attack(direct) == AttackID(machine: "host-a", uid: "direct-1"))
             #expect(await agent.directRequests == [direct])
             #expect(try await remote.directAttacks().map(\.id) == [AttackID(machine: "host-a", uid: "direct-1")])
+
+            // A Workflow Task: its command to the host, its exit code and output back.
+            let task = TaskRequest(id: "wf-1/check-x", name: "check", command: ["sh", "-c", "echo ok"],
+                                   environment: ["A": "1"], workingDirectory: "/tmp", image: "busybox", timeoutSeconds: 30)
+            #expect(try await remote.runTask(task) == TaskOutcome(exitCode: 0, stdout: "ok\n"))
+            try await remote.cancelTask("wf-1/check-x")
+            #expect(await agent.tasks == [task])
+            #expect(await agent.cancelledTasks == ["wf-1/check-x"])
         }
     }
 
@@ -384,6 +392,19 @@ actor FakeHostAgent: HostAgent {
     private(set) var halts: [Bool] = []
     private(set) var leases: [Lease] = []
     private(set) var directRequests: [DirectAttack] = []
+    private(set) var tasks: [TaskRequest] = []
+    private(set) var cancelledTasks: [String] = []
+
+    func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
+        try record("task")
+        tasks.append(request)
+        return TaskOutcome(exitCode: 0, stdout: "ok\n")
+    }
+
+    func cancelTask(_ id: String) async throws {
+        try record("task/cancel")
+        cancelledTasks.append(id)
+    }
     private var direct: [HostAttack] = []
     private var failure: (any Error)?
 

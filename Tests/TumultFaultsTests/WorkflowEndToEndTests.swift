@@ -119,6 +119,53 @@ struct WorkflowEndToEndTests {
         #expect(try star.snapshot(0) == before)
     }
 
+    /// A Task under `tumult run`: its command runs on the host, and its
+    /// output picks the branch (a delay), not the other (a pod-kill).
+    @Test func taskOutputPicksTheBranchThatRuns() async throws {
+        let star = try TestStar(pods: 2)
+        defer { star.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let inventory = try star.inventory(labels: [["app": "web"], ["app": "db"]])
+        defer { try? FileManager.default.removeItem(atPath: inventory) }
+        let sleeper = try Self.startSleeper(in: star.pods[1])
+        defer { kill(sleeper, SIGKILL); _ = Self.ended(sleeper) }
+        let before = try star.snapshot(0)
+        let baseline = try await offPool { try star.rtt(to: 0, count: 5) }
+        let file = try writeTemporary(Self.workflow("branching", """
+                - name: entry
+                  templateType: Task
+                  task:
+                    container:
+                      name: decide
+                      image: busybox
+                      command: [sh, -c, 'test -d "$CHECK_DIR" && echo delay || echo kill']
+                      env: [{name: CHECK_DIR, value: /proc}]
+                  conditionalBranches:
+                    - {target: delay, expression: 'exitCode == 0 && stdout == "delay"'}
+                    - {target: kill, expression: 'stdout == "kill"'}
+            \(Self.delayLeaf("delay", app: "web", deadline: "3s"))
+                - name: kill
+                  templateType: PodChaos
+                  deadline: 2s
+                  podChaos:
+                    action: pod-kill
+                    mode: one
+                    selector: {labelSelectors: {app: db}}
+            """), "branching.yaml")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let run = try RunningTumult(cli, ["run", "-f", file, "--inventory", inventory])
+        let started = Date()
+        while try star.snapshot(0) == before && Date().timeIntervalSince(started) < 10 { await pause(0.05) }
+        await pause(0.5)
+        #expect(try await offPool { try star.rtt(to: 0, count: 3) } - baseline > 70, "the delay branch did not run: \(run.text)")
+        let status = try await offPool { run.wait() }
+        #expect(status == 0, "\(run.text)")
+        #expect(!Self.ended(sleeper), "the kill branch ran")
+        #expect(run.text.contains("workflow branching accomplished"), "\(run.text)")
+        #expect(try star.snapshot(0) == before)
+    }
+
     /// A Parallel workflow on `tumult server`: both delays are in place at
     /// the same time; the shorter ends at its deadline, the other at its own.
     @Test func parallelFaultsOverlapOnTheServer() async throws {
@@ -147,7 +194,9 @@ struct WorkflowEndToEndTests {
             await pause(0.05)
         }
         let both = Date()
-        // Overlap: each pod delayed by its own latency at the same moment.
+        // Overlap: each pod delayed by its own latency at the same moment
+        // (measured once both engines are up).
+        await pause(0.5)
         let during = try await offPool { try (0..<2).map { try star.rtt(to: $0, count: 3) } }
         #expect(during[0] - baseline[0] > 70 && during[0] - baseline[0] < 160, "web \(during[0])")
         #expect(during[1] - baseline[1] > 40 && during[1] - baseline[1] < 110, "api \(during[1])")
