@@ -110,6 +110,7 @@ extension Controller {
         for uid in Array(workflows.keys) {
             guard var record = workflows[uid] else { continue }
             let before = record
+            var told = record
             // A step's actions change what the next step observes (an
             // experiment created, a check stopped): step until they stop changing.
             for _ in 0..<16 {
@@ -130,11 +131,14 @@ extension Controller {
                     actions = []
                 }
                 record.wakeAt = nil
+                // Nodes started and ended are told before what is done for them.
+                noteTransitions(from: told, to: record)
+                told = record
                 var changed = false
                 for action in actions { changed = carryOut(action, for: &record) || changed }
                 if !changed { break }
             }
-            noteTransitions(from: before, to: record)
+            noteTransitions(from: told, to: record)
             if record.isDeleted && WorkflowEngine.isSettled(record.state, observed: observations(of: record)) {
                 archiveWorkflow(record, at: moment)
                 continue
@@ -254,7 +258,7 @@ extension Controller {
                 let warning = node.phase == .failed || node.phase == .aborted
                 emit(kind: "Workflow", uid: after.uid, namespace: after.namespace, name: after.name,
                      reason: "Node\(node.phase.rawValue)",
-                     message: "node \(node.name) \(node.phase.rawValue.lowercased())" + (node.failure.map { ": \($0)" } ?? ""),
+                     message: "node \(node.name) ended: \(node.phase.rawValue)" + (node.failure.map { ": \($0)" } ?? ""),
                      type: warning ? .warning : .normal)
             }
         }

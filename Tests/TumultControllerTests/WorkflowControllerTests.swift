@@ -375,6 +375,43 @@ import TumultModel
         #expect(await daemon.activeCount == 0)
     }
 
+    @Test func scheduleLeafSpawnsRunsUntilItsDeadline() async throws {
+        let daemon = RecordingDaemon(), clock = ManualClock()
+        let controller = try makeController(daemon, clock: clock)
+        let uid = try await controller.apply(workflow("repeating", """
+                - name: entry
+                  templateType: Schedule
+                  deadline: 25s
+                  schedule:
+                    schedule: "@every 10s"
+                    type: NetworkChaos
+                    historyLimit: 5
+                    networkChaos:
+                      action: delay
+                      mode: all
+                      selector: {labelSelectors: {app: web}}
+                      delay: {latency: 10ms}
+                      duration: 3s
+            """)).uid
+        await settle(controller)
+        let schedule = try #require(await controller.allSchedules().first)
+        #expect(schedule.document.metadata.labels?[WorkflowEngine.workflowLabel] == "repeating")
+        // Runs at 10 s and 20 s, each 3 s long; the node ends at 25 s.
+        for step in 1...2 {
+            clock.advance(step == 1 ? 10 : 7)
+            await settle(controller)
+            #expect(await daemon.activeCount == 3, "run \(step) injected")
+            clock.advance(3)
+            await settle(controller)
+            #expect(await daemon.activeCount == 0, "run \(step) over after its 3 s")
+        }
+        clock.advance(2)
+        await settle(controller)
+        #expect(await controller.workflow(uid)?.phase == .accomplished)
+        #expect(await controller.allSchedules().isEmpty, "the Schedule is deleted at the node's deadline")
+        #expect(await daemon.activeCount == 0)
+    }
+
     @Test func standaloneStatusCheckKeepsItsHistory() async throws {
         let daemon = RecordingDaemon(), clock = ManualClock()
         let prober = SwitchProber()
