@@ -313,6 +313,22 @@ import TumultModel
         #expect(await experiments(controller, kind: .podChaos).isEmpty, "nothing starts after an abort")
     }
 
+    @Test func theEmergencyStopAbortsRunningWorkflows() async throws {
+        let daemon = RecordingDaemon(), clock = ManualClock()
+        let controller = try makeController(daemon, clock: clock)
+        let uid = try await controller.apply(serialWorkflow()).uid
+        await settle(controller)
+        #expect(await daemon.activeCount == 3)
+        #expect(await controller.halt() == 3)
+        await settle(controller)
+        #expect(await controller.workflow(uid)?.phase == .aborted)
+        try await controller.unhalt()
+        clock.advance(10)
+        await settle(controller)
+        #expect(await daemon.activeCount == 0, "nothing of the aborted workflow comes back after unhalt")
+        #expect(await experiments(controller, kind: .podChaos).isEmpty)
+    }
+
     @Test func taskResultPicksItsBranch() async throws {
         let daemon = RecordingDaemon(), clock = ManualClock()
         let controller = try makeController(daemon, clock: clock)
