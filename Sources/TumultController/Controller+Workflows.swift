@@ -43,7 +43,12 @@ extension Controller {
                    !configuration.supportedKinds.contains(kind) {
                     return ControllerError(.unsupported, "Workflow \(name): \(path).schedule: \(kind.rawValue) is not supported on this host yet")
                 }
-            case .serial, .parallel, .suspend, .task:
+            case .task:
+                if !configuration.runsTasks {
+                    return ControllerError(.unsupported, "Workflow \(name): \(path): a Task runs its command on this host as root; "
+                                           + "start tumult server with --allow-tasks to accept Task templates")
+                }
+            case .serial, .parallel, .suspend:
                 continue
             }
         }

@@ -60,6 +60,9 @@ public actor Controller {
         /// operator writes no Workflow status yet): Workflows, Schedules of
         /// type Workflow and StatusChecks are refused at apply.
         public var runsWorkflows = true
+        /// Whether Workflow Task templates are accepted: each runs its
+        /// command on the host (`tumult server --allow-tasks`).
+        public var runsTasks = true
 
         public init(supportedKinds: Set<ChaosKind>) {
             self.supportedKinds = supportedKinds

@@ -25,6 +25,10 @@ public struct LocalHostAgent: HostWatching {
     public var censusScanLimit = 200
     /// Workflow Tasks running here.
     public let tasks = TaskRunner()
+    /// Whether this host runs Workflow Tasks (commands as this process's
+    /// user): `tumult run` does, `tumult server --allow-tasks` does, a
+    /// daemon does not.
+    public var allowsTasks = false
     private let queue = DispatchQueue(label: "tumult.agent", qos: .userInitiated, attributes: .concurrent)
 
     /// `machine` defaults to this host's name. `owner`: the process that
@@ -77,7 +81,10 @@ public struct LocalHostAgent: HostWatching {
     }
 
     public func runTask(_ request: TaskRequest) async throws -> TaskOutcome {
-        try await tasks.run(request)
+        guard allowsTasks else {
+            throw AgentError(.unsupported, "machine \(machine) does not run workflow tasks (tumult server --allow-tasks)")
+        }
+        return try await tasks.run(request)
     }
 
     public func cancelTask(_ id: String) async throws {

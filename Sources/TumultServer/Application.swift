@@ -31,6 +31,10 @@ public struct ServerConfiguration: Sendable {
     public var headerTimeout: Duration = .seconds(10)
     /// Time a kept-alive connection may wait for its next request.
     public var idleTimeout: Duration = .seconds(30)
+    /// `--allow-tasks`: Workflow Task templates run their command on this
+    /// host, as the server's user (root). Off by default: whoever may call
+    /// the API could otherwise run any command here.
+    public var allowsTasks = false
 
     public init(home: URL) {
         self.home = home
@@ -114,6 +118,7 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     // StatusChecks (alone and in Workflows) probe over HTTP from here.
     let prober = HTTPStatusProber()
     controllerConfiguration.statusProber = prober
+    controllerConfiguration.runsTasks = configuration.allowsTasks
     let fleet = AgentFleet(local: agent, connector: connections.connector)
     let controller: Controller
     do {

@@ -78,9 +78,11 @@ struct RunCommand: AsyncParsableCommand {
         }
         // This host's agent in process, its helpers tied to this process,
         // its attacks held by it in the foreground.
-        let agent = LocalHostAgent(journal: journal, families: families,
+        var agent = LocalHostAgent(journal: journal, families: families,
                                    inventory: LocalPodInventory(inventoryPath: inventory, home: Journal.defaultDirectory()),
                                    owner: getpid())
+        // The user runs the file on their own machine: its Tasks run too.
+        agent.allowsTasks = true
         var settings = Controller.Configuration(supportedKinds: Set(families.translators.kinds))
         settings.retryDelay = 1
         settings.controllerID = "tumult-run-\(getpid())"

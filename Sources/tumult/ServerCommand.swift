@@ -61,6 +61,10 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var fleet: FleetClientOptions
 
+    @Flag(name: .customLong("allow-tasks"),
+          help: "Accept Workflow Task templates: each runs its container's command on this host as this process's user (root).")
+    var allowTasks = false
+
     @Option(help: ArgumentHelp("The dead-man's switch: a daemon that hears nothing from this server for this long recovers what it injected there.", valueName: "seconds"))
     var lease: Double = 30
 
@@ -146,8 +150,10 @@ struct ServerCommand: AsyncParsableCommand {
             try await serveCluster(configuration, host: host, logger: logger)
             return
         }
-        let agent = try LocalHostAgent.serving(home: configuration.home, inventoryPath: inventory,
+        var agent = try LocalHostAgent.serving(home: configuration.home, inventoryPath: inventory,
                                                networkBackend: networkBackend, machine: machine)
+        agent.allowsTasks = allowTasks
+        configuration.allowsTasks = allowTasks
         let (application, _) = try await buildApplication(configuration: configuration, agent: agent, logger: logger) { port in
             print("tumult server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
             fflush(nil)

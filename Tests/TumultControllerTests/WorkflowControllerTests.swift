@@ -463,6 +463,30 @@ import TumultModel
         #expect(try controller.store.archive(uid)?.kind == "StatusCheck")
     }
 
+    @Test func tasksAreRefusedWhereTheHostDoesNotAllowThem() async throws {
+        let daemon = RecordingDaemon(), clock = ManualClock()
+        var configuration = Controller.Configuration(supportedKinds: [.networkChaos])
+        configuration.clock = { clock.now }
+        configuration.watchInterval = nil
+        configuration.runsTasks = false
+        let controller = try Controller(agent: daemon, inventory: StaticInventory(webPods), store: InMemoryExperimentStore(),
+                                        configuration: configuration)
+        let tasked = try workflow("tasked", """
+                - name: entry
+                  templateType: Task
+                  task:
+                    container: {name: run, image: busybox, command: [id]}
+            """)
+        do {
+            _ = try await controller.apply(tasked)
+            Issue.record("a Task was accepted without --allow-tasks")
+        } catch let error as ControllerError {
+            #expect(error.message.contains("spec.templates[0] (entry)") && error.message.contains("--allow-tasks"))
+        }
+        #expect(await controller.allWorkflows().isEmpty)
+        #expect(await daemon.tasks.isEmpty)
+    }
+
     @Test func refusedBeforeAnythingRuns() async throws {
         let daemon = RecordingDaemon(), clock = ManualClock()
         let controller = try makeController(daemon, clock: clock, prober: nil)
