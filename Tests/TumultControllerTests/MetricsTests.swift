@@ -19,6 +19,32 @@ import TumultSystem
         return try PrometheusText(String(buffer: response.body))
     }
 
+    @Test func workflowsByNamespaceAndPhase() async throws {
+        try await LiveTestServer().run { client, parts in
+            let created = try await client.execute(uri: "/api/workflows", method: .post,
+                                                   headers: [.contentType: "application/yaml"],
+                                                   body: ByteBuffer(string: """
+                                                       apiVersion: chaos-mesh.org/v1alpha1
+                                                       kind: Workflow
+                                                       metadata: {name: waits, namespace: shop}
+                                                       spec:
+                                                         entry: entry
+                                                         templates:
+                                                           - {name: entry, templateType: Suspend, deadline: 1h}
+                                                       """))
+            #expect(created.status == .ok, "\(String(buffer: created.body))")
+            await parts.controller.reconcile()
+            let metrics = try await Self.scrape(client)
+            #expect(metrics.types["chaos_controller_manager_chaos_workflows"] == "gauge")
+            #expect(metrics.value("chaos_controller_manager_chaos_workflows", ["namespace": "shop", "phase": "Running"]) == 1)
+            let uid = try #require(await parts.controller.allWorkflows().first?.uid)
+            #expect(try await client.execute(uri: "/api/workflows/\(uid)", method: .delete).status == .ok)
+            await parts.controller.reconcile()
+            let after = try await Self.scrape(client)
+            #expect(after.value("chaos_controller_manager_chaos_workflows", ["namespace": "shop", "phase": "Running"]) == 0)
+        }
+    }
+
     @Test func experimentsEventsAndRequestsByNameAndLabel() async throws {
         try await LiveTestServer().run { client, parts in
             let created = try await client.execute(uri: "/api/experiments", method: .post,
