@@ -65,8 +65,9 @@ extension TumultOpenAPI {
                                                answers: [200: json(.ref("\(noun)Detail"), "The \(one).")], errors: [404])),
             ("\(base)/{uid}", "delete", operation("delete\(noun)", "Delete one \(one)", tag: tag, parameters: [uid],
                                                   answers: [200: json(.ref("Status"), "Deleted.")], errors: [404], write: true)),
+            // 400: a Workflow or StatusCheck, which cannot be paused (as in Chaos Mesh).
             ("\(base)/pause/{uid}", "put", operation("pause\(noun)", "Pause", tag: tag, parameters: [uid],
-                                                     answers: [200: json(.ref("Status"), "Paused.")], errors: [404, 409], write: true)),
+                                                     answers: [200: json(.ref("Status"), "Paused.")], errors: [400, 404, 409], write: true)),
             ("\(base)/start/{uid}", "put", operation("start\(noun)", "Resume", tag: tag, parameters: [uid],
                                                      answers: [200: json(.ref("Status"), "Resumed.")], errors: [404, 409], write: true)),
         ]
