@@ -30,40 +30,43 @@ extension Controller {
             }
             group.addTask { await self.backgroundLoop() }
             while !Task.isCancelled {
-                wakePending = false
+                alarms[.loop]?.pending = false
                 let due = await pass()
-                await sleep(until: due)
+                await sleep(.loop, until: due, atMost: configuration.tick)
             }
             group.cancelAll()
         }
     }
 
     /// Asks the loop for a pass now instead of at its next due moment.
-    public func wake() {
-        wakePending = true
-        if let sleeper {
-            self.sleeper = nil
+    public func wake() { ring(.loop) }
+
+    /// Wakes the loop named, or has its next sleep return at once.
+    func ring(_ name: AlarmName) {
+        alarms[name, default: Alarm()].pending = true
+        if let sleeper = alarms[name]?.sleeper {
+            alarms[name]?.sleeper = nil
             sleeper.resume()
         }
     }
 
-    /// Until `wake()`, `due` or the safety-net tick, whichever comes first.
-    func sleep(until due: Date?) async {
-        guard !wakePending, !Task.isCancelled else { return }
-        let tick = Double(configuration.tick.components.seconds) + Double(configuration.tick.components.attoseconds) / 1e18
-        let seconds = min(due.map { $0.timeIntervalSince(now) } ?? .infinity, tick)
+    /// Until the alarm rings, `due` or `limit`, whichever comes first.
+    func sleep(_ name: AlarmName, until due: Date?, atMost limit: Duration) async {
+        guard alarms[name]?.pending != true, !Task.isCancelled else { return }
+        let cap = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        let seconds = min(due.map { $0.timeIntervalSince(now) } ?? .infinity, cap)
         guard seconds > 0 else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 guard (try? await Task.sleep(for: .seconds(seconds))) != nil else { return }
-                await self.wake()
+                await self.ring(name)
             }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
-                    if wakePending { continuation.resume() } else { sleeper = continuation }
+                    if alarms[name]?.pending == true { continuation.resume() } else { alarms[name, default: Alarm()].sleeper = continuation }
                 }
             } onCancel: {
-                Task { await self.wake() }
+                Task { await self.ring(name) }
             }
             group.cancelAll()
         }

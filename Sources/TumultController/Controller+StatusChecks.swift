@@ -6,26 +6,8 @@ import TumultModel
 // events, and the probes the background loop runs when they fall due.
 extension Controller {
     func applyStatusCheck(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
-        if let existing = statusChecks.values.first(where: {
-            $0.namespace == document.namespace && $0.name == document.name && !$0.isDeleted
-        }) {
-            if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
-            if existing.document.spec.isEqual(to: document.spec) {
-                var record = existing
-                record.document.metadata.annotations = document.metadata.annotations
-                record.document.metadata.labels = document.metadata.labels
-                store(record)
-                try commit()
-                return (record.uid, .configured)
-            }
-            try deleteStatusCheck(existing.uid)
-            let uid = createStatusCheck(document, workflowUID: nil)
-            try commit()
-            return (uid, .configured)
-        }
-        let uid = createStatusCheck(document, workflowUID: nil)
-        try commit()
-        return (uid, .created)
+        try applyByName(document, in: statusChecks, store: { store($0) }, delete: { try deleteStatusCheck($0) },
+                        create: { createStatusCheck($0, workflowUID: nil) })
     }
 
     func createStatusCheck(_ document: ChaosDocument, workflowUID: String?) -> String {
@@ -121,20 +103,14 @@ extension Controller {
 // hold up a pass. Each runs as a child task of the loop; their results come
 // back through the actor and wake the main loop when a workflow waits.
 extension Controller {
-    func wakeBackground() {
-        backgroundWakePending = true
-        if let backgroundSleeper {
-            self.backgroundSleeper = nil
-            backgroundSleeper.resume()
-        }
-    }
+    func wakeBackground() { ring(.background) }
 
     func backgroundLoop() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                backgroundWakePending = false
+                alarms[.background]?.pending = false
                 for job in startBackgroundWork(at: now) { group.addTask { await job() } }
-                await sleepBackground(until: statusChecksDue())
+                await sleep(.background, until: statusChecksDue(), atMost: configuration.tick)
             }
             group.cancelAll()
         }
@@ -176,26 +152,6 @@ extension Controller {
         pendingTaskCancels = []
         flush()
         return jobs
-    }
-
-    func sleepBackground(until due: Date?) async {
-        guard !backgroundWakePending, !Task.isCancelled else { return }
-        let seconds = min(due.map { $0.timeIntervalSince(now) } ?? .infinity, 30)
-        guard seconds > 0 else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                guard (try? await Task.sleep(for: .seconds(seconds))) != nil else { return }
-                await self.wakeBackground()
-            }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    if backgroundWakePending { continuation.resume() } else { backgroundSleeper = continuation }
-                }
-            } onCancel: {
-                Task { await self.wakeBackground() }
-            }
-            group.cancelAll()
-        }
     }
 
     /// For tests with a manual clock: starts what is due and waits for it.

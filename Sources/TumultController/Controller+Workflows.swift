@@ -55,30 +55,42 @@ extension Controller {
         return nil
     }
 
+    /// A new spec is a new run: the old one is stopped and archived; a
+    /// metadata change (labels, the abort annotation the next pass acts on)
+    /// keeps the run.
     func applyWorkflow(_ document: ChaosDocument) throws -> (uid: String, result: ApplyResult) {
-        if let existing = workflows.values.first(where: {
-            $0.namespace == document.namespace && $0.name == document.name && !$0.isDeleted
-        }) {
-            if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
-            if existing.document.spec.isEqual(to: document.spec) {
-                // Metadata only: labels, or the abort annotation the next pass acts on.
-                var record = existing
-                record.document.metadata.annotations = document.metadata.annotations
-                record.document.metadata.labels = document.metadata.labels
-                store(record)
-                try commit()
-                wake()
-                return (record.uid, .configured)
-            }
-            // A new spec is a new run: the old one is stopped and archived.
-            try deleteWorkflow(existing.uid)
-            let uid = createWorkflow(document, scheduleUID: nil)
+        try applyByName(document, in: workflows, store: { store($0) }, delete: { try deleteWorkflow($0) },
+                        create: { createWorkflow($0, scheduleUID: nil) })
+    }
+
+    /// `kubectl apply` of a document kept whole under its name (a
+    /// Workflow, a StatusCheck): unchanged, its metadata changed in place,
+    /// or, for a new spec, the live one deleted and a new one created.
+    func applyByName<Record: NamedDocumentRecord>(
+        _ document: ChaosDocument, in records: [String: Record], store: (Record) -> Void,
+        delete: (String) throws -> Void, create: (ChaosDocument) -> String
+    ) throws -> (uid: String, result: ApplyResult) {
+        guard let existing = records.values.first(where: {
+            $0.document.namespace == document.namespace && $0.document.name == document.name && !$0.isDeleted
+        }) else {
+            let uid = create(document)
             try commit()
-            return (uid, .configured)
+            return (uid, .created)
         }
-        let uid = createWorkflow(document, scheduleUID: nil)
+        if Self.sameIntent(existing.document, document) { return (existing.uid, .unchanged) }
+        if existing.document.spec.isEqual(to: document.spec) {
+            var record = existing
+            record.document.metadata.annotations = document.metadata.annotations
+            record.document.metadata.labels = document.metadata.labels
+            store(record)
+            try commit()
+            wake()
+            return (record.uid, .configured)
+        }
+        try delete(existing.uid)
+        let uid = create(document)
         try commit()
-        return (uid, .created)
+        return (uid, .configured)
     }
 
     func createWorkflow(_ document: ChaosDocument, scheduleUID: String?) -> String {

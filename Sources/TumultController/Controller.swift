@@ -104,10 +104,6 @@ public actor Controller {
     /// task runs to cancel on their host.
     var pendingTasks: [TaskJob] = []
     var pendingTaskCancels: [String] = []
-    /// The background loop (probes, tasks), asleep until its next due
-    /// moment or a change (`wakeBackground`).
-    var backgroundWakePending = false
-    var backgroundSleeper: CheckedContinuation<Void, Never>?
     /// Live (not deleted) experiments by kind/namespace/name, for apply.
     var liveByName: [String: String] = [:]
     static func nameKey(_ kind: ChaosKind, _ namespace: String, _ name: String) -> String { "\(kind.rawValue)/\(namespace)/\(name)" }
@@ -124,6 +120,13 @@ public actor Controller {
     /// Callers waiting for an experiment to have no target under way (`reconfigure`).
     var idleWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     struct TargetKey: Hashable { var experiment: String; var index: Int }
+    enum AlarmName: Hashable { case loop, background }
+    /// A loop's wake-up: rung (`pending`) by changes, cleared by the loop
+    /// as it starts a round, resuming the loop if it sleeps.
+    struct Alarm {
+        var pending = false
+        var sleeper: CheckedContinuation<Void, Never>?
+    }
     func markBusy(_ uid: String, _ index: Int) {
         if inFlight.insert(TargetKey(experiment: uid, index: index)).inserted { busyCount[uid, default: 0] += 1 }
     }
@@ -138,10 +141,9 @@ public actor Controller {
     }
     /// The loop when `start()` runs it (a service runs it in `run()`).
     var loop: Task<Void, Never>?
-    /// Set by every change; the loop's next pass clears it.
-    var wakePending = false
-    /// The loop, asleep until a change or its next due moment.
-    var sleeper: CheckedContinuation<Void, Never>?
+    /// What wakes the loop (every change) and the background loop (probes
+    /// and tasks asked for): each sleeps until rung or its next due moment.
+    var alarms: [AlarmName: Alarm] = [:]
     /// The next liveness check `reconcile()` makes (the loop's own
     /// liveness checks keep their own time), and whether one is under way.
     var nextWatch: Date = .distantPast

@@ -53,6 +53,8 @@ public struct StatusCheckRecord: Sendable, Equatable {
     }
 }
 
+extension StatusCheckRecord: NamedDocumentRecord {}
+
 extension StatusCheckRecord: Codable {
     enum CodingKeys: String, CodingKey { case uid, document, createdAt, deletedAt, workflowUID, state }
 

@@ -43,6 +43,16 @@ public struct WorkflowRecord: Sendable, Equatable {
     public var phase: WorkflowState.Phase { isDeleted ? .deleting : state.phase }
 }
 
+/// A record kept whole under its document's name, which `apply` replaces
+/// by name (`Controller.applyByName`).
+protocol NamedDocumentRecord {
+    var uid: String { get }
+    var document: ChaosDocument { get set }
+    var isDeleted: Bool { get }
+}
+
+extension WorkflowRecord: NamedDocumentRecord {}
+
 extension WorkflowRecord: Codable {
     enum CodingKeys: String, CodingKey { case uid, document, createdAt, deletedAt, scheduleUID, state, leaves, taskResults, wakeAt }
 

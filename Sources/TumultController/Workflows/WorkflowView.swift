@@ -22,9 +22,9 @@ public enum WorkflowView {
             ("namespace", .string(record.namespace)),
             ("name", .string(record.name)),
             ("entry", .string(record.spec?.entry ?? "")),
-            ("created_at", .string(timestamp(record.createdAt))),
+            ("created_at", .string(StatusView.timestamp(record.createdAt))),
         ]
-        if let end = record.state.endTime { fields.append(("end_time", .string(timestamp(end)))) }
+        if let end = record.state.endTime { fields.append(("end_time", .string(StatusView.timestamp(end)))) }
         fields.append(("status", .string(statusWord(of: record))))
         // Tumult's finer word (Pending, Running, Accomplished, Aborted, Failed, Deleting).
         fields.append(("phase", .string(record.phase.rawValue)))
@@ -82,7 +82,7 @@ public enum WorkflowView {
             ("state", .string(nodeState(node))),
             ("phase", .string(node.phase.rawValue)),
             ("template", .string(node.templateName)),
-            ("started_at", .string(timestamp(node.startedAt))),
+            ("started_at", .string(StatusView.timestamp(node.startedAt))),
         ]
         if let parent = node.parent { fields.append(("parent", .string(parent))) }
         let children: [Value] = node.children.compactMap { name in
@@ -95,8 +95,8 @@ public enum WorkflowView {
         case .parallel: fields.append(("parallel", .object(Value.Object([("children", .array(children))]))))
         default: if !children.isEmpty { fields.append(("children", .array(children))) }
         }
-        if let deadline = node.deadline { fields.append(("deadline", .string(timestamp(deadline)))) }
-        if let finished = node.finishedAt { fields.append(("finished_at", .string(timestamp(finished)))) }
+        if let deadline = node.deadline { fields.append(("deadline", .string(StatusView.timestamp(deadline)))) }
+        if let finished = node.finishedAt { fields.append(("finished_at", .string(StatusView.timestamp(finished)))) }
         if let uid = record.leaves[node.name] ?? node.resourceUID {
             fields.append(("resource_uid", .string(uid)))
         }
@@ -132,21 +132,19 @@ public enum WorkflowView {
     public static func status(of record: WorkflowRecord) -> Value {
         var fields: [(String, Value)] = []
         if let entry = record.state.entryNode { fields.append(("entryNode", .string(entry))) }
-        if let start = record.state.startTime { fields.append(("startTime", .string(timestamp(start)))) }
-        if let end = record.state.endTime { fields.append(("endTime", .string(timestamp(end)))) }
+        if let start = record.state.startTime { fields.append(("startTime", .string(StatusView.timestamp(start)))) }
+        if let end = record.state.endTime { fields.append(("endTime", .string(StatusView.timestamp(end)))) }
         fields.append(("conditions", .array(record.state.conditions.map { condition in
             .object(Value.Object([("type", .string(condition.type.rawValue)),
                                   ("status", .string(condition.status ? "True" : "False"))]))
         })))
         fields.append(("phase", .string(record.phase.rawValue)))
         if let abort = record.state.abort {
-            fields.append(("abort", .object(Value.Object([("time", .string(timestamp(abort.at))),
+            fields.append(("abort", .object(Value.Object([("time", .string(StatusView.timestamp(abort.at))),
                                                           ("reason", .string(abort.reason))]))))
         }
         if let failure = record.state.failure { fields.append(("failure", .string(failure))) }
         fields.append(("nodes", .array(record.state.nodes.map { node(of: $0, in: record) })))
         return .object(Value.Object(fields))
     }
-
-    static func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
 }
