@@ -75,6 +75,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Injectors, one folder per fault family: apply one fault to one target, recover it.
@@ -173,6 +174,10 @@ let package = Package(
                 "TumultServer",
                 "TumultKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The REST client and `--check-url` probes (not URLSession: see APIClient.call).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,6 +2,9 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include "CTumultSystem.h"
 
 int tumult_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int low)
@@ -91,4 +94,47 @@ int tumult_ptrace_setregs(pid_t tid, const struct tumult_user_regs *regs)
 int tumult_tgkill(pid_t tgid, pid_t tid, int signal)
 {
     return (int)syscall(SYS_tgkill, tgid, tid, signal);
+}
+
+struct socket_in_netns {
+    const char *path;
+    int domain, type, protocol;
+    int fd, error;
+};
+
+static void *socket_in_netns_thread(void *argument)
+{
+    struct socket_in_netns *job = argument;
+    int ns = open(job->path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+        job->error = errno;
+        return NULL;
+    }
+    if (setns(ns, CLONE_NEWNET) != 0) {
+        job->error = errno;
+        close(ns);
+        return NULL;
+    }
+    close(ns);
+    job->fd = socket(job->domain, job->type | SOCK_CLOEXEC, job->protocol);
+    if (job->fd < 0)
+        job->error = errno;
+    return NULL;
+}
+
+int tumult_socket_in_netns(const char *netns_path, int domain, int type, int protocol)
+{
+    if (netns_path == NULL)
+        return socket(domain, type | SOCK_CLOEXEC, protocol);
+    struct socket_in_netns job = {netns_path, domain, type, protocol, -1, 0};
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, socket_in_netns_thread, &job);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    pthread_join(thread, NULL);
+    if (job.fd < 0)
+        errno = job.error;
+    return job.fd;
 }

@@ -78,6 +78,13 @@ public protocol HostAgent: Sendable {
 
     /// Kills the task `id` if it still runs; an unknown id is not an error.
     func cancelTask(_ id: String) async throws
+
+    /// Journals and applies an attack the CLI prepared (`tumult attack`
+    /// handing its work to the running agent); returns its uid.
+    func attack(prepared: PreparedAttack) async throws -> AttackID
+
+    /// Recovers attacks by uid (or unique prefix), or all of them (`tumult recover`).
+    func recover(_ recovery: AttackRecovery) async throws -> AttackRecovery.Outcome
 }
 
 extension HostAgent {
@@ -88,6 +95,15 @@ extension HostAgent {
     }
 
     public func cancelTask(_ id: String) async throws {}
+
+    /// Only an agent with a journal on this host takes prepared attacks.
+    public func attack(prepared: PreparedAttack) async throws -> AttackID {
+        throw AgentError(.unsupported, "machine \(machine) does not take prepared attacks")
+    }
+
+    public func recover(_ recovery: AttackRecovery) async throws -> AttackRecovery.Outcome {
+        throw AgentError(.unsupported, "machine \(machine) does not recover attacks by uid")
+    }
 
     /// An agent that cannot change a running fault in place says so; the
     /// controller then recovers the target and injects the new document.

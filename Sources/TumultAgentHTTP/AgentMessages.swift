@@ -42,6 +42,8 @@ enum AgentPath {
     static let direct = "direct"
     static let task = "task"
     static let cancelTask = "task/cancel"
+    static let prepared = "prepared"
+    static let recoverAttacks = "recover-attacks"
 }
 
 /// The header every agent call carries, naming the protocol version it speaks.

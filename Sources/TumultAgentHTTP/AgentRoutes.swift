@@ -90,5 +90,13 @@ public struct AgentRoutes: Sendable {
         routes.get(RouterPath(AgentPath.direct)) { _, _ in
             try AgentReply.json(try await agent.directAttacks())
         }
+        routes.post(RouterPath(AgentPath.prepared)) { request, _ in
+            let prepared = try await AgentReply.decode(PreparedAttack.self, from: request, limit: Self.bodyLimit)
+            return try AgentReply.json(try await agent.attack(prepared: prepared))
+        }
+        routes.post(RouterPath(AgentPath.recoverAttacks)) { request, _ in
+            let recovery = try await AgentReply.decode(AttackRecovery.self, from: request, limit: Self.bodyLimit)
+            return try AgentReply.json(try await agent.recover(recovery))
+        }
     }
 }

@@ -24,18 +24,39 @@ public struct AttackRunner: Sendable {
     public func inject<Injector: FaultInjector>(_ fault: Injector.Fault, with injector: Injector, action: String,
                                                 target: String, endsAt: Date? = nil, owner: Int32? = nil,
                                                 claim: AttackOwner? = nil, uid given: String? = nil) throws -> String {
+        let encoded = String(decoding: try JSONEncoder().encode(fault), as: UTF8.self)
+        return try journaled(family: Injector.family, action: action, target: target, fault: encoded, endsAt: endsAt,
+                             owner: owner, claim: claim, uid: given) { uid in
+            try injector.apply(fault, attack: uid, recorder: journal.recorder(for: uid))
+        }
+    }
+
+    /// The same for a fault given as the journal's JSON and its family's
+    /// name (a prepared attack from the CLI), applied by the registry's injector.
+    public func inject(encoded fault: String, family name: String, action: String, target: String) throws -> String {
+        guard let family = registry.family(name) else {
+            throw FaultError(.unsupported, "no fault family \(name) in this build")
+        }
+        return try journaled(family: name, action: action, target: target, fault: fault, endsAt: nil, owner: nil,
+                             claim: nil, uid: nil) { uid in
+            try family.apply(fault, uid, journal.recorder(for: uid))
+        }
+    }
+
+    /// The attack in the journal first, then `apply`, then its outcome.
+    private func journaled(family: String, action: String, target: String, fault: String, endsAt: Date?, owner: Int32?,
+                           claim: AttackOwner?, uid given: String?, apply: (String) throws -> Void) throws -> String {
         if try journal.isHalted() {
             throw FaultError(.applyFailed, "Tumult is halted (emergency stop): new faults are refused until `tumult unhalt`")
         }
         let uid = given ?? UUID().uuidString.lowercased()
         let now = Date()
-        let encoded = String(decoding: try JSONEncoder().encode(fault), as: UTF8.self)
-        try journal.begin(Journal.Attack(uid: uid, family: Injector.family, action: action, target: target,
-                                         fault: encoded, state: .injecting, message: nil, createdAt: now,
+        try journal.begin(Journal.Attack(uid: uid, family: family, action: action, target: target,
+                                         fault: fault, state: .injecting, message: nil, createdAt: now,
                                          updatedAt: now, endsAt: endsAt, ownerPID: owner, controller: claim?.controller,
                                          experiment: claim?.experiment, subject: claim?.target))
         do {
-            try injector.apply(fault, attack: uid, recorder: journal.recorder(for: uid))
+            try apply(uid)
         } catch {
             try? journal.update(uid, state: .failed, message: String(describing: error))
             _ = try? journal.forgetUntouched(uid)

@@ -262,6 +262,45 @@ public struct LocalHostAgent: HostWatching {
         }
     }
 
+    /// An attack `tumult attack` built and checked: applied by the
+    /// family's injector from the journal's JSON, as a restore would.
+    public func attack(prepared: PreparedAttack) async throws -> AttackID {
+        try await run {
+            do {
+                let uid = try agent.runner.inject(encoded: prepared.fault, family: prepared.family, action: prepared.action,
+                                                  target: prepared.target)
+                return AttackID(machine: machine, uid: uid)
+            } catch let error as FaultError where error.code == .invalidFault || error.code == .unsupported {
+                throw AgentError(error.code == .unsupported ? .unsupported : .invalid, error.description)
+            } catch let error as AgentError {
+                throw error
+            } catch {
+                throw AgentError(.failed, String(describing: error))
+            }
+        }
+    }
+
+    public func recover(_ recovery: AttackRecovery) async throws -> AttackRecovery.Outcome {
+        try await run {
+            if recovery.all {
+                let (recovered, failures) = agent.runner.recoverAll()
+                return AttackRecovery.Outcome(recovered: recovered, failures: failures)
+            }
+            let prefix = recovery.uid ?? ""
+            let matches = try journal.attacks(matching: prefix)
+            guard matches.count == 1 else {
+                throw AgentError(.notFound, matches.isEmpty ? "no attack \(prefix) in the journal"
+                                 : "\(prefix) matches \(matches.count) attacks; give more of the uid")
+            }
+            do {
+                try agent.runner.recover(matches[0].uid)
+            } catch {
+                return AttackRecovery.Outcome(recovered: [], failures: [matches[0].uid: String(describing: error)])
+            }
+            return AttackRecovery.Outcome(recovered: [matches[0].uid], failures: [:])
+        }
+    }
+
     public func directAttacks() async throws -> [HostAttack] {
         try await run { try journal.attacks().filter { Self.experiment(of: $0) == nil }.map(hostAttack) }
     }

@@ -132,13 +132,18 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     let listening = ListeningSignal()
     // Shut down in reverse order: the leases and the daemons' clients
     // last, after the controller has recovered what it injected on them.
-    let services: [any Service] = [
+    var services: [any Service] = [
         StatusProberService(prober: prober),
         LeaseService(fleet: fleet, controller: controllerConfiguration.controllerID,
                      seconds: configuration.fleet.leaseSeconds, connections: connections, logger: logger),
         ControllerService(controller: controller, listening: listening, logger: logger),
         FaultWatchService(agent: agent, controller: controller, listening: listening, metrics: metrics, logger: logger),
     ]
+    // `tumult attack` and `tumult recover` hand their work to this agent over its home's socket.
+    if let path = LocalAgentSocket.path(home: configuration.home),
+       let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger) {
+        services.append(local)
+    }
     let application = makeApplication(configuration: configuration, parts: parts, metrics: metrics, listening: listening,
                                       services: services, logger: logger, onServerRunning: onServerRunning)
     return (application, parts)

@@ -6,13 +6,29 @@
  * (duplicate, loss, re-enqueue of the duplicate, corrupt, limit,
  * reorder/delay) with netem's correlated random generator (get_crandom) and
  * netem's uniform jitter (tabledist without a distribution table).
- * Delayed packets are held as NFQUEUE ids (no copy unless modified) and get
- * their NF_ACCEPT verdict when due. Duplicates are sent through a raw socket
- * carrying SO_MARK=--mark so the iptables rule that queued the original skips
- * them.
+ *
+ * The delayed path. A packet sent by a local socket (OUTPUT hook) and held for
+ * a delay is "stolen": copied out of the netlink message, dropped in the
+ * kernel at once and re-sent when due. Holding it by NFQUEUE id instead would
+ * keep the skb charged to the sending socket (sk_wmem_alloc) for the whole
+ * delay, and TCP Small Queues allow only ~1 ms of pacing rate below the
+ * socket: measured, holding gives full speed at 1 ms but 0.6 Gbit/s at 2 ms
+ * and nothing at 5 ms. The early drop frees that memory like netem's
+ * skb_orphan_partial. The copy is re-sent whole through an AF_PACKET socket
+ * with PACKET_VNET_HDR: a GSO super-packet keeps its gso_type/gso_size and
+ * asks for checksum offload, so one sendmsg costs about what the original
+ * skb's trip would have (the next hop's MAC comes from rtnetlink, cached for
+ * a second). Where that cannot be used (not Ethernet, neighbour unresolved,
+ * NAT possibly at work on the connection, corrupt, --resend ip) it goes
+ * through a raw IP socket, segmented to the MTU in userspace. Packets seen
+ * on INPUT, and those that can be re-sent neither way, are held by NFQUEUE
+ * id and get their NF_ACCEPT verdict when due (no copy unless modified).
+ * Re-sent packets and duplicates carry SO_MARK=--mark so the iptables rule
+ * that queued the original skips them.
  *
  * One thread: ppoll() on the nfqueue socket and a signalfd, with a timeout to
- * the earliest due packet (or the next once-a-second write of --stats-file).
+ * the earliest due packet (or the next once-a-second housekeeping: stats
+ * file, NAT check).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,6 +38,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -40,8 +57,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/neighbour.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
+#include <net/if_arp.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
+#include <libnetfilter_queue/linux_nfnetlink_queue.h>
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -78,6 +105,7 @@ struct config {
     uint64_t seed;
     bool seed_set;
     bool die_with_parent;
+    bool resend_ip;          /* --resend ip: never the packet socket */
     const char *stats_file;
 };
 
@@ -144,6 +172,13 @@ static inline int64_t tabledist(void)
     return ((int64_t)(rnd % (2 * sigma)) + (int64_t)cfg.latency_ns) - (int64_t)sigma;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ------------------------------------------------------------------ */
 /* stats                                                                */
 
@@ -174,6 +209,7 @@ struct entry {
     uint32_t ifindex;  /* K_COPY: output interface (IPv6 scope) */
     uint8_t kind;
     uint8_t corrupt;   /* K_COPY/K_STOLEN: flip a bit after checksumming */
+    uint8_t direct;    /* K_COPY/K_STOLEN: may go out through the packet socket */
 };
 
 static struct entry *q_arr;
@@ -655,14 +691,244 @@ static int xmit(uint8_t *p, uint32_t len, uint32_t ifindex, bool corrupt)
 }
 
 /* ------------------------------------------------------------------ */
-/* netem_enqueue                                                        */
+/* re-sending packets whole through a packet socket                     */
 
-static uint64_t now_ns(void)
+/* A raw IP socket takes one MTU-sized packet per sendto, so a GSO
+ * super-packet costs a userspace segmentation, a checksum pass and ~45 trips
+ * through the IP stack and the receiver. An AF_PACKET socket with
+ * PACKET_VNET_HDR takes it whole: the virtio_net_hdr carries gso_type and
+ * gso_size and asks for checksum offload, so the device (or the kernel's
+ * GSO) segments and checksums it like the original skb. It needs the
+ * Ethernet header the neighbour layer would have written: the destination
+ * MAC of the route's next hop, looked up over rtnetlink and cached. It skips
+ * the hooks after OUTPUT (nat, POSTROUTING), so packets of connections that
+ * conntrack translates keep the raw IP path. */
+
+static int pkt_fd = -1;  /* AF_PACKET, SOCK_RAW, PACKET_VNET_HDR */
+static int rtnl_fd = -1; /* NETLINK_ROUTE, for route and neighbour lookups */
+static uint32_t rtnl_seq;
+
+#define L2_SLOTS 256
+#define L2_TTL_NS 1000000000ull    /* re-read route and neighbour once a second */
+#define L2_NEG_TTL_NS 100000000ull /* unresolved: raw path, ask again after 100 ms */
+
+struct l2_entry {
+    uint64_t expires;
+    uint32_t ifindex;
+    uint8_t family;  /* 0: empty slot */
+    uint8_t ok;      /* hdr is usable */
+    uint8_t poke;    /* neighbour STALE: next packet takes the IP stack */
+    uint8_t addr[16];
+    uint8_t hdr[ETH_HLEN];
+};
+static struct l2_entry l2_cache[L2_SLOTS];
+
+/* One request, one answer of type `want` copied into ans. */
+static int rtnl_query(void *req, uint32_t len, uint16_t want, uint8_t *ans, size_t anslen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    struct nlmsghdr *rq = req;
+    rq->nlmsg_len = len;
+    rq->nlmsg_flags = NLM_F_REQUEST;
+    rq->nlmsg_seq = ++rtnl_seq;
+    if (send(rtnl_fd, req, len, 0) != (ssize_t)len)
+        return -1;
+    for (;;) {
+        ssize_t n = recv(rtnl_fd, ans, anslen, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        for (struct nlmsghdr *nh = (struct nlmsghdr *)ans; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+            if (nh->nlmsg_seq != rtnl_seq)
+                continue;
+            if (nh->nlmsg_type == want)
+                return (int)nh->nlmsg_len;
+            return -1; /* NLMSG_ERROR: no route, no neighbour */
+        }
+    }
 }
+
+static void add_attr(struct nlmsghdr *nh, uint16_t type, const void *data, uint16_t dlen)
+{
+    struct rtattr *rta = (struct rtattr *)((uint8_t *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+    rta->rta_type = type;
+    rta->rta_len = (uint16_t)RTA_LENGTH(dlen);
+    memcpy(RTA_DATA(rta), data, dlen);
+    nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+/* Fill e: route dst out of ifindex, its next hop's MAC, the device's MAC. */
+static void l2_resolve(struct l2_entry *e, const uint8_t *dst, uint64_t now)
+{
+    int alen = e->family == AF_INET ? 4 : 16;
+    uint8_t ans[4096] __attribute__((aligned(8)));
+    e->ok = 0;
+    e->poke = 0;
+    e->expires = now + L2_NEG_TTL_NS;
+
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    if (!if_indextoname(e->ifindex, ifr.ifr_name) || ioctl(pkt_fd, SIOCGIFHWADDR, &ifr) != 0 ||
+        ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+        return; /* not Ethernet (loopback, tun, wireguard): raw IP path */
+
+    struct {
+        struct nlmsghdr nh;
+        struct rtmsg rt;
+        uint8_t attrs[64];
+    } rreq;
+    memset(&rreq, 0, sizeof rreq);
+    rreq.nh.nlmsg_type = RTM_GETROUTE;
+    rreq.nh.nlmsg_len = NLMSG_LENGTH(sizeof rreq.rt);
+    rreq.rt.rtm_family = e->family;
+    rreq.rt.rtm_dst_len = (uint8_t)(alen * 8);
+    uint32_t oif = e->ifindex;
+    add_attr(&rreq.nh, RTA_DST, dst, (uint16_t)alen);
+    add_attr(&rreq.nh, RTA_OIF, &oif, 4);
+    int n = rtnl_query(&rreq, rreq.nh.nlmsg_len, RTM_NEWROUTE, ans, sizeof ans);
+    if (n < 0)
+        return;
+    struct rtmsg *rt = NLMSG_DATA((struct nlmsghdr *)ans);
+    if (rt->rtm_type != RTN_UNICAST)
+        return;
+    uint8_t hop[16];
+    memcpy(hop, dst, (size_t)alen);
+    int rlen = (int)RTM_PAYLOAD((struct nlmsghdr *)ans);
+    for (struct rtattr *a = RTM_RTA(rt); RTA_OK(a, rlen); a = RTA_NEXT(a, rlen)) {
+        if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == (unsigned)alen)
+            memcpy(hop, RTA_DATA(a), (size_t)alen);
+        else if (a->rta_type == RTA_VIA || a->rta_type == RTA_MULTIPATH)
+            return;
+        else if (a->rta_type == RTA_OIF && *(uint32_t *)RTA_DATA(a) != e->ifindex)
+            return;
+    }
+
+    struct {
+        struct nlmsghdr nh;
+        struct ndmsg nd;
+        uint8_t attrs[32];
+    } nreq;
+    memset(&nreq, 0, sizeof nreq);
+    nreq.nh.nlmsg_type = RTM_GETNEIGH;
+    nreq.nh.nlmsg_len = NLMSG_LENGTH(sizeof nreq.nd);
+    nreq.nd.ndm_family = e->family;
+    nreq.nd.ndm_ifindex = (int)e->ifindex;
+    add_attr(&nreq.nh, NDA_DST, hop, (uint16_t)alen);
+    n = rtnl_query(&nreq, nreq.nh.nlmsg_len, RTM_NEWNEIGH, ans, sizeof ans);
+    if (n < 0)
+        return;
+    struct ndmsg *nd = NLMSG_DATA((struct nlmsghdr *)ans);
+    if (!(nd->ndm_state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)))
+        return; /* incomplete or failed: the IP stack resolves it */
+    int nlen = (int)(((struct nlmsghdr *)ans)->nlmsg_len - NLMSG_LENGTH(sizeof *nd));
+    for (struct rtattr *a = (struct rtattr *)((uint8_t *)nd + NLMSG_ALIGN(sizeof *nd)); RTA_OK(a, nlen);
+         a = RTA_NEXT(a, nlen)) {
+        if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == ETH_ALEN) {
+            memcpy(e->hdr, RTA_DATA(a), ETH_ALEN);
+            memcpy(e->hdr + ETH_ALEN, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+            uint16_t proto = htons(e->family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+            memcpy(e->hdr + 2 * ETH_ALEN, &proto, 2);
+            e->ok = 1;
+            /* Packets sent here never pass the neighbour layer, which would
+             * re-validate a STALE entry on use: let one through the IP stack. */
+            e->poke = (nd->ndm_state & NUD_STALE) != 0;
+            e->expires = now + L2_TTL_NS;
+            return;
+        }
+    }
+}
+
+/* The Ethernet header for dst out of ifindex, or NULL: use the raw IP path. */
+static const uint8_t *l2_header(int family, const uint8_t *dst, uint32_t ifindex, uint64_t now)
+{
+    int alen = family == AF_INET ? 4 : 16;
+    uint32_t hsh = ifindex * 0x9e3779b1u;
+    for (int i = 0; i < alen; i++)
+        hsh = (hsh ^ dst[i]) * 0x01000193u;
+    struct l2_entry *e = &l2_cache[hsh % L2_SLOTS];
+    if (e->family != family || e->ifindex != ifindex || memcmp(e->addr, dst, (size_t)alen) != 0 ||
+        now >= e->expires) {
+        e->family = (uint8_t)family;
+        e->ifindex = ifindex;
+        memcpy(e->addr, dst, (size_t)alen);
+        l2_resolve(e, dst, now);
+    }
+    if (!e->ok)
+        return NULL;
+    if (e->poke) {
+        e->poke = 0;
+        return NULL;
+    }
+    return e->hdr;
+}
+
+/* Send a whole IP packet (GSO or not) through the packet socket. Returns 1 if
+ * sent, 0 if the caller should use the raw IP path. The L4 checksum field is
+ * rewritten to the pseudo-header sum that checksum offload expects. */
+static int xmit_direct(uint8_t *p, uint32_t len, uint32_t ifindex)
+{
+    struct pkt_info pi;
+    if (pkt_fd < 0 || !parse_pkt(p, len, &pi))
+        return 0;
+    const uint8_t *hdr = l2_header(pi.v6 ? AF_INET6 : AF_INET, p + (pi.v6 ? 24 : 16), ifindex, now_ns());
+    if (!hdr)
+        return 0;
+    uint32_t mtu = (uint32_t)mtu_of(ifindex);
+    struct virtio_net_hdr vh;
+    memset(&vh, 0, sizeof vh);
+    uint32_t coff = 0;
+    if (!pi.fragment && pi.proto == IPPROTO_TCP && pi.thl)
+        coff = 16;
+    else if (!pi.fragment && pi.proto == IPPROTO_UDP && len <= mtu)
+        coff = 6;
+    if (len > mtu) {
+        if (coff != 16 || mtu <= pi.hl + pi.thl + 8)
+            return 0;
+        vh.gso_type = pi.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+        if (p[pi.hl + 13] & 0x80) /* CWR: the kernel clears it after the first segment */
+            vh.gso_type |= VIRTIO_NET_HDR_GSO_ECN;
+        vh.gso_size = (uint16_t)(mtu - pi.hl - pi.thl);
+        vh.hdr_len = (uint16_t)(ETH_HLEN + pi.hl + pi.thl);
+    }
+    if (coff) {
+        uint32_t l4len = len - pi.hl;
+        if (l4len < coff + 2)
+            return 0;
+        uint64_t sum = pi.v6 ? csum_add(0, p + 8, 32) : csum_add(0, p + 12, 8);
+        sum += pi.proto + (l4len >> 16) + (l4len & 0xffff);
+        uint16_t c = (uint16_t)~csum_fold(sum);
+        p[pi.hl + coff] = (uint8_t)(c >> 8);
+        p[pi.hl + coff + 1] = (uint8_t)c;
+        vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh.csum_start = (uint16_t)(ETH_HLEN + pi.hl);
+        vh.csum_offset = (uint16_t)coff;
+    }
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = (int)ifindex;
+    sll.sll_protocol = htons(pi.v6 ? ETH_P_IPV6 : ETH_P_IP);
+    struct iovec iov[3] = {{&vh, sizeof vh}, {(void *)hdr, ETH_HLEN}, {p, len}};
+    struct msghdr mh = {.msg_name = &sll, .msg_namelen = sizeof sll, .msg_iov = iov, .msg_iovlen = 3};
+    for (int tries = 0; tries < 2; tries++) {
+        ssize_t rv = sendmsg(pkt_fd, &mh, MSG_DONTWAIT);
+        if (rv >= 0)
+            return 1;
+        if (errno == EINTR) {
+            tries--;
+            continue;
+        }
+        if (errno != ENOBUFS && errno != EAGAIN)
+            break;
+        struct pollfd pf = {.fd = pkt_fd, .events = POLLOUT};
+        poll(&pf, 1, 5);
+    }
+    return 0; /* e.g. EMSGSIZE, ENETDOWN: the raw IP path decides */
+}
+
+/* ------------------------------------------------------------------ */
+/* netem_enqueue                                                        */
 
 /* The reorder/delay tail of netem_enqueue. Returns the due time; *reordered
  * when the packet goes out at once (netem: head of the queue). */
@@ -686,7 +952,11 @@ static bool steal_mode; /* delayed packets are dropped in the kernel at once and
 
 static void send_entry(struct entry *e)
 {
-    int n = xmit(e->data, e->len, e->ifindex, e->corrupt);
+    int n = 0;
+    if (e->direct && !e->corrupt)
+        n = xmit_direct(e->data, e->len, e->ifindex);
+    if (n == 0)
+        n = xmit(e->data, e->len, e->ifindex, e->corrupt);
     if (e->kind == K_COPY) {
         if (n > 0)
             st.duplicated++;
@@ -697,8 +967,59 @@ static void send_entry(struct entry *e)
     }
 }
 
+static bool ct_flag;  /* NFQA_CFG_F_CONNTRACK accepted: NFQA_CT tells NAT */
+static bool ct_blind; /* no NFQA_CT, and NAT may be at work in this namespace */
+
+/* Without NFQA_CT (nf_conntrack_netlink not loaded), NAT is ruled out when
+ * nf_nat is not in the kernel or this namespace tracks no connection.
+ * Checked at start and once a second. */
+static void check_nat(void)
+{
+    if (ct_flag || pkt_fd < 0)
+        return;
+    bool nat = access("/sys/module/nf_nat", F_OK) == 0;
+    if (nat) {
+        FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_count", "r");
+        unsigned long n = 0;
+        if (f) {
+            if (fscanf(f, "%lu", &n) != 1)
+                n = 1;
+            fclose(f);
+        }
+        nat = n > 0;
+    }
+    ct_blind = nat;
+}
+
+/* May a copy of this packet skip the hooks after OUTPUT (packet socket)? Not
+ * if conntrack translates its connection (the raw IP path re-enters nat) or
+ * may still do so (connection not confirmed yet). */
+static bool may_bypass_hooks(struct nfq_data *nfa)
+{
+    if (ct_blind)
+        return false;
+    if (!ct_flag)
+        return true;
+    /* libnetfilter_queue's struct nfq_data is { struct nfattr **data; },
+     * indexed by attribute type - 1; it has no getter for NFQA_CT. */
+    struct nfattr **tb = *(struct nfattr ***)nfa;
+    struct nfattr *ct = tb[NFQA_CT - 1];
+    if (!ct)
+        return true; /* untracked */
+    int len = (int)NFA_PAYLOAD(ct);
+    for (struct nfattr *a = NFA_DATA(ct); NFA_OK(a, len); a = NFA_NEXT(a, len)) {
+        if (NFA_TYPE(a) == CTA_STATUS && NFA_PAYLOAD(a) >= 4) {
+            uint32_t status;
+            memcpy(&status, NFA_DATA(a), 4);
+            status = ntohl(status);
+            return (status & IPS_CONFIRMED) && !(status & IPS_NAT_MASK);
+        }
+    }
+    return false;
+}
+
 /* The duplicate re-enters netem with q->duplicate == 0. */
-static void enqueue_copy(const uint8_t *pl, uint32_t plen, uint32_t ifindex, uint64_t now)
+static void enqueue_copy(const uint8_t *pl, uint32_t plen, uint32_t ifindex, bool direct, uint64_t now)
 {
     if (cfg.loss && cfg.loss >= get_crandom(&loss_cor)) {
         st.dropped++;
@@ -718,7 +1039,7 @@ static void enqueue_copy(const uint8_t *pl, uint32_t plen, uint32_t ifindex, uin
     if (!can_xmit(pl, plen, ifindex))
         return;
     struct entry e = {.kind = K_COPY, .len = plen, .ifindex = ifindex, .due = due,
-                      .corrupt = corrupt};
+                      .corrupt = corrupt, .direct = direct};
     if (corrupt)
         st.corrupted++;
     e.data = malloc(plen);
@@ -773,8 +1094,9 @@ static int on_packet(struct nfq_q_handle *qh_, struct nfgenmsg *m, struct nfq_da
         }
         ifindex = nfq_get_outdev(nfa);
     }
+    bool direct = (count > 1 || steal_mode) && may_bypass_hooks(nfa);
     if (count > 1)
-        enqueue_copy(pl, (uint32_t)plen, ifindex, now);
+        enqueue_copy(pl, (uint32_t)plen, ifindex, direct, now);
 
     /* Randomized packet corruption (the bit is flipped below) */
     bool corrupt = false;
@@ -799,11 +1121,14 @@ static int on_packet(struct nfq_q_handle *qh_, struct nfgenmsg *m, struct nfq_da
     /* netem segments a GSO packet it corrupts and corrupts one segment:
      * corrupted super-packets take the re-send path too. */
     bool big = corrupt && (uint32_t)plen > (uint32_t)mtu_of(ifindex);
-    if (((!immediate && steal_mode) || big) && can_xmit(pl, (uint32_t)plen, ifindex)) {
+    /* Only locally sent packets are charged to a local socket; a received
+     * one is cheaper to hold by id. */
+    bool steal = steal_mode && ph->hook == NF_INET_LOCAL_OUT;
+    if (((!immediate && steal) || big) && can_xmit(pl, (uint32_t)plen, ifindex)) {
         /* Drop it in the kernel now (this frees the sender's socket memory,
          * as netem's skb_orphan_partial does) and re-send a copy when due. */
         struct entry e = {.due = due, .kind = K_STOLEN, .len = (uint32_t)plen,
-                          .ifindex = ifindex, .corrupt = corrupt};
+                          .ifindex = ifindex, .corrupt = corrupt, .direct = direct};
         e.data = malloc((size_t)plen);
         if (e.data) {
             memcpy(e.data, pl, (size_t)plen);
@@ -921,7 +1246,10 @@ static void usage(void)
             "  [--loss P] [--loss-correlation P] [--duplicate P] [--duplicate-correlation P]\n"
             "  [--corrupt P] [--corrupt-correlation P] [--reorder P] [--reorder-correlation P]\n"
             "  [--gap N] [--limit N] [--mark M] [--seed S] [--die-with-parent] [--stats-file PATH]\n"
-            "P: percent 0-100 (decimal). U: microseconds.\n");
+            "  [--resend packet|ip]\n"
+            "P: percent 0-100 (decimal). U: microseconds.\n"
+            "--resend: how delayed packets go out: whole through a packet socket where\n"
+            "  possible (default), or always through the IP stack (raw socket, segmented).\n");
 }
 
 static void bad_arg(const char *opt, const char *val, const char *why)
@@ -989,7 +1317,7 @@ static void parse_args(int argc, char **argv)
             !OPT("--duplicate") && !OPT("--duplicate-correlation") && !OPT("--corrupt") &&
             !OPT("--corrupt-correlation") && !OPT("--reorder") && !OPT("--reorder-correlation") &&
             !OPT("--gap") && !OPT("--limit") && !OPT("--mark") && !OPT("--seed") &&
-            !OPT("--stats-file")) {
+            !OPT("--stats-file") && !OPT("--resend")) {
             fprintf(stderr, "tumult-netem: unknown argument '%s'\n", given);
             usage();
             exit(2);
@@ -1032,6 +1360,11 @@ static void parse_args(int argc, char **argv)
         else if (OPT("--seed")) {
             cfg.seed = parse_uint(a, v, UINT64_MAX, 0);
             cfg.seed_set = true;
+        } else if (OPT("--resend")) {
+            if (strcmp(v, "ip") == 0)
+                cfg.resend_ip = true;
+            else if (strcmp(v, "packet") != 0)
+                bad_arg(a, v, "expected packet or ip");
         } else if (OPT("--stats-file")) {
             if (!*v)
                 bad_arg(a, v, "empty path");
@@ -1066,6 +1399,10 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
+    /* Held packets are malloc'd and freed at a high rate: keep the heap
+     * instead of returning it to the kernel and faulting it in again. */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
     /* Signals go through a signalfd: block them first. */
     sigset_t sigs;
@@ -1109,6 +1446,27 @@ int main(int argc, char **argv)
 
     if (cfg.duplicate || steal_mode) {
         int one = 1;
+        if (!cfg.resend_ip)
+            pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); /* protocol 0: sends only */
+        int vnet = 1;
+        if (pkt_fd >= 0 && (setsockopt(pkt_fd, SOL_PACKET, PACKET_VNET_HDR, &vnet, sizeof vnet) != 0 ||
+                            setsockopt(pkt_fd, SOL_SOCKET, SO_MARK, &cfg.mark, sizeof cfg.mark) != 0)) {
+            close(pkt_fd);
+            pkt_fd = -1;
+        }
+        if (pkt_fd >= 0) {
+            int sb = 32 << 20;
+            if (setsockopt(pkt_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof sb) != 0)
+                setsockopt(pkt_fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+            rtnl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+            struct timeval tv = {.tv_sec = 0, .tv_usec = 100000}; /* a lookup never stalls the loop long */
+            if (rtnl_fd >= 0)
+                setsockopt(rtnl_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (rtnl_fd < 0) {
+                close(pkt_fd);
+                pkt_fd = -1; /* raw IP path only */
+            }
+        }
         raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
         if (raw4 < 0) {
             perror("tumult-netem: raw socket");
@@ -1157,6 +1515,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tumult-netem: warning: cannot set queue maxlen %u\n", maxlen);
     if (nfq_set_queue_flags(qh, NFQA_CFG_F_GSO, NFQA_CFG_F_GSO) < 0)
         fprintf(stderr, "tumult-netem: warning: kernel does not accept NFQA_CFG_F_GSO\n");
+    if (pkt_fd >= 0) {
+        /* The conntrack status tells which packets may skip nat. Without it,
+         * the packet socket is used only if conntrack is not loaded. */
+        ct_flag = nfq_set_queue_flags(qh, NFQA_CFG_F_CONNTRACK, NFQA_CFG_F_CONNTRACK) == 0;
+        check_nat();
+    }
 
     int fd = nfq_fd(h);
     {
@@ -1199,8 +1563,9 @@ int main(int argc, char **argv)
         release_due(now, false);
         if (!running)
             break;
-        if (cfg.stats_file && now >= next_stats) {
+        if (now >= next_stats) {
             write_stats();
+            check_nat();
             next_stats = now + STATS_INTERVAL_NS;
         }
 
@@ -1209,9 +1574,9 @@ int main(int argc, char **argv)
             ts.tv_sec = 0;
             ts.tv_nsec = 0;
             tsp = &ts;
-        } else if (q_len || cfg.stats_file) {
+        } else if (q_len || cfg.stats_file || pkt_fd >= 0) {
             uint64_t due = q_len ? q_top()->due : next_stats;
-            if (cfg.stats_file && next_stats < due)
+            if (next_stats < due)
                 due = next_stats;
             uint64_t wait = due > now ? due - now : 0;
             ts.tv_sec = (time_t)(wait / 1000000000ull);

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TumultAgent
 import TumultDaemon
 import TumultFaults
 import TumultModel
@@ -54,8 +55,10 @@ struct AttackOptions: ParsableArguments {
 
     var durationValue: GoDuration? { duration.flatMap { try? GoDuration(parsing: $0) } }
 
+    var home: URL { stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory() }
+
     func journal() throws -> Journal {
-        try Journal(directory: stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+        try Journal(directory: home)
     }
 }
 
@@ -66,6 +69,19 @@ enum AttackDriver {
 
     static func run<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String,
                                              target: String, options: AttackOptions) throws {
+        // A detached attack is handed to the host's running agent when one
+        // serves this journal: its warm process makes the change and keeps the record.
+        if options.durationValue == nil, let agent = LocalAgentClient.connect(path: LocalAgentClient.socketPath(home: options.home)) {
+            let prepared = PreparedAttack(family: Injector.family, action: action, target: target,
+                                          fault: String(decoding: try JSONEncoder().encode(fault), as: UTF8.self))
+            do {
+                print(try agent.attack(prepared).uid)
+                return
+            } catch let error as AgentError where error.code == .unsupported {
+                // An agent of another build, without this family: done here instead. (Not
+                // after a lost answer: the agent may have injected, and twice would be wrong.)
+            }
+        }
         let journal = try options.journal()
         // A foreground attack's helpers die with it, those it starts again after a loss too.
         let runner = AttackRunner(journal: journal, registry: .standard(detachHelpers: options.durationValue == nil))
@@ -165,7 +181,21 @@ struct Recover: ParsableCommand {
     }
 
     func run() throws {
-        let journal = try Journal(directory: stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory())
+        let home = stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory()
+        if let agent = LocalAgentClient.connect(path: LocalAgentClient.socketPath(home: home)) {
+            let outcome: AttackRecovery.Outcome
+            do {
+                outcome = try agent.recover(AttackRecovery(uid: uid, all: all))
+            } catch let error as AgentError where error.code == .notFound {
+                printError(error.message)
+                throw ExitCode(1)
+            }
+            for uid in outcome.recovered { print("recovered \(uid)") }
+            for (uid, failure) in outcome.failures.sorted(by: { $0.key < $1.key }) { printError("\(uid): \(failure)") }
+            if !outcome.failures.isEmpty { throw ExitCode(1) }
+            return
+        }
+        let journal = try Journal(directory: home)
         let runner = AttackRunner(journal: journal, registry: .standard())
         if all {
             let (recovered, failures) = runner.recoverAll()

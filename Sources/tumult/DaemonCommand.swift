@@ -151,7 +151,12 @@ struct DaemonCommand: AsyncParsableCommand {
             if let joining { Task { await joining.run(port: bound, logger: log) } }
         }
         let watch = HostWatchService(agent: agent, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [application, watch], gracefulShutdownSignals: [.sigterm, .sigint],
+        var services: [any Service] = [application, watch]
+        // `tumult attack` and `tumult recover` on this host hand their work to this agent.
+        if let path = LocalAgentSocket.path(home: home), let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger) {
+            services.append(local)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
     }

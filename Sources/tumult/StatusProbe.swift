@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 import TumultModel
 
 /// A steady-state check over HTTP: Chaos Mesh's StatusCheck (`http.url`,
@@ -38,23 +38,20 @@ struct StatusProbe: Sendable {
 
     /// One probe: nil when it passed, else why not.
     func probe() async -> String? {
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
         for (name, values) in headers {
-            for value in values { request.addValue(value, forHTTPHeaderField: name) }
+            for value in values { request.headers.add(name: name, value: value) }
         }
-        if let body { request.httpBody = Data(body.utf8) }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         do {
-            let (_, response) = try await session.data(for: request)
-            guard let status = (response as? HTTPURLResponse)?.statusCode else { return "no HTTP response" }
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            // The criteria are the status code; the body is read (and dropped) so the connection is reusable.
+            for try await _ in response.body {}
+            let status = Int(response.status.code)
             return statusCodes.contains(status) ? nil : "status \(status), expected \(statusCodes.lowerBound)-\(statusCodes.upperBound)"
         } catch {
-            return error.localizedDescription
+            return "\(error)"
         }
     }
 }

@@ -13,10 +13,7 @@ import TumultSystem
     }
 
     func commands(_ plan: NetworkPlan) -> [[String]] {
-        plan.changes.flatMap { change -> [[String]] in
-            if case .commands(_, let apply, _, _) = change { return apply.map(\.arguments) }
-            return []
-        }
+        plan.changes.flatMap { $0.commands.map(\.arguments) }
     }
 
     @Test func namesFitTheKernelsLimits() {
@@ -47,7 +44,7 @@ import TumultSystem
         }, device: "eth0", peers: [], userspace: true, names: names)
         #expect(commands(plan) == [["tc", "qdisc", "add", "dev", "eth0", "root", "handle", "746d:",
                                     "tbf", "rate", "10000000bit", "burst", "10000", "limit", "20000"]])
-        guard case .commands(_, _, let undo, let readBack) = plan.changes[0] else { Issue.record("no change"); return }
+        guard case .traffic(_, _, let undo, let readBack) = plan.changes[0] else { Issue.record("no change"); return }
         #expect(undo == .deleteQdisc(namespace: .named("web"), device: "eth0", parent: "root", handle: "746d:"))
         #expect(readBack == .qdisc(device: "eth0", kind: "tbf", handle: "746d:"))
     }

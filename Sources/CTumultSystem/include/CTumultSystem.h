@@ -46,4 +46,12 @@ int tumult_ptrace_setregs(pid_t tid, const struct tumult_user_regs *regs);
 /// a tracee back a signal it received while it was held stopped).
 int tumult_tgkill(pid_t tgid, pid_t tid, int signal);
 
+/// A socket(domain, type | SOCK_CLOEXEC, protocol) created inside the
+/// network namespace at `netns_path` (NULL: the caller's). setns() moves
+/// only the calling thread, so a short-lived thread of its own enters the
+/// namespace, opens the socket and exits: the socket stays bound to that
+/// namespace, and no Swift concurrency thread ever changes namespace.
+/// Returns the descriptor, or -1 with errno set.
+int tumult_socket_in_netns(const char *netns_path, int domain, int type, int protocol);
+
 #endif

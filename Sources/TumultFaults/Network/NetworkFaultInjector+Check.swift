@@ -28,21 +28,21 @@ extension NetworkFaultInjector {
                 }
             }
         }
+        let channel = qdiscs.isEmpty && links.isEmpty ? nil : TrafficControlChannels.open(namespace, runner: runner)
         for (device, wanted) in qdiscs.sorted(by: { $0.key < $1.key }) {
-            guard let shown = try? inside.run(Command(["tc", "qdisc", "show", "dev", device])), shown.succeeded else {
+            // A read that failed is no evidence of a loss; a device that is not there is.
+            guard let channel, let read = Result(catching: { try channel.qdiscs(of: device) }).success else { continue }
+            guard let shown = read else {
                 problems.append("device \(device) is gone")
                 continue
             }
-            let handles = Set(shown.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst(2).first.map(String.init) })
+            let handles = Set(shown.map(\.handle.description))
             for qdisc in wanted where !handles.contains(qdisc.handle) {
                 problems.append("qdisc \(qdisc.handle) (\(qdisc.parent)) on \(device) is gone")
             }
         }
-        if !links.isEmpty, let shown = try? inside.run(Command(["ip", "-o", "link", "show"])), shown.succeeded {
-            let names = Set(shown.stdout.split(separator: "\n").compactMap { line -> String? in
-                let fields = line.split(separator: ":", maxSplits: 2)
-                return fields.count >= 2 ? fields[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init) : nil
-            })
+        if !links.isEmpty, let listed = try? channel?.links() {
+            let names = Set(listed.map(\.name))
             for name in links where !names.contains(name) { problems.append("device \(name) is gone") }
         }
         problems += HostReadBack.missingChains(chains, runner: inside)
@@ -52,4 +52,8 @@ extension NetworkFaultInjector {
         }
         return problems
     }
+}
+
+extension Result {
+    var success: Success? { if case .success(let value) = self { value } else { nil } }
 }

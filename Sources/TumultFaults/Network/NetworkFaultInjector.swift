@@ -53,12 +53,16 @@ public struct NetworkFaultInjector: FaultInjector {
         try check(fault)
         guard fault.namespace.exists else { throw FaultError(.invalidFault, "\(fault.namespace) does not exist") }
         let inside = NamespacedRunner(fault.namespace, base: runner)
-        let device = try fault.device ?? defaultDevice(inside, namespace: fault.namespace)
-        try checkDevice(device, inside)
+        let channel = TrafficControlChannels.open(fault.namespace, runner: runner)
+        let links = try channel.links()
+        let device = try fault.device ?? defaultDevice(links, namespace: fault.namespace)
+        guard links.contains(where: { $0.name == device }) else {
+            throw FaultError(.invalidFault, "there is no device \(device) in \(fault.namespace)")
+        }
         let netemLike = ![.partition, .bandwidth].contains(fault.action)
         let userspace = netemLike ? try usesUserspace(fault.backend) : true
         if fault.action == .bandwidth || (netemLike && !userspace) {
-            try checkRootQdiscIsDefault(device, inside)
+            try checkRootQdiscIsDefault(device, channel)
         }
         let peers = try resolvePeers(fault)
         // Only the engine needs a queue; a bandwidth fault skips the lookup.
@@ -79,7 +83,13 @@ public struct NetworkFaultInjector: FaultInjector {
                     let sequence = try recorder.willApply(summary, undo: Self.encodeStep(undo))
                     done.append(undo)
                     for command in commands { try inside.check(command, doing: "applying \(summary)") }
-                    try verify(readBack, inside, summary: summary)
+                    try verify(readBack, inside, channel, summary: summary)
+                    try recorder.didApply(sequence, undo: nil)
+                case .traffic(let summary, let requests, let undo, let readBack):
+                    let sequence = try recorder.willApply(summary, undo: Self.encodeStep(undo))
+                    done.append(undo)
+                    for request in requests { try channel.perform(request) }
+                    try verify(readBack, inside, channel, summary: summary)
                     try recorder.didApply(sequence, undo: nil)
                 case .engine(let summary, let queue, let arguments, let undo):
                     let sequence = try recorder.willApply(summary, undo: Self.encodeStep(undo))
@@ -117,34 +127,22 @@ public struct NetworkFaultInjector: FaultInjector {
         }
     }
 
-    func defaultDevice(_ inside: NamespacedRunner, namespace: NetworkNamespace) throws -> String {
-        let links = try inside.check(Command(["ip", "-o", "link", "show"]), doing: "listing devices in \(namespace)")
-        for line in links.stdout.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2)
-            guard fields.count >= 2 else { continue }
-            let name = fields[1].trimmingCharacters(in: .whitespaces).split(separator: "@").first.map(String.init) ?? ""
-            if !name.isEmpty && name != "lo" { return name }
+    /// The first device besides lo, in the kernel's order (as `ip link` lists them).
+    func defaultDevice(_ links: [LinkInfo], namespace: NetworkNamespace) throws -> String {
+        guard let link = links.first(where: { $0.name != "lo" && !$0.name.isEmpty }) else {
+            throw FaultError(.invalidFault, "\(namespace) has no device besides lo; name one with --device")
         }
-        throw FaultError(.invalidFault, "\(namespace) has no device besides lo; name one with --device")
-    }
-
-    func checkDevice(_ device: String, _ inside: NamespacedRunner) throws {
-        guard (try inside.run(Command(["ip", "link", "show", "dev", device]))).succeeded else {
-            throw FaultError(.invalidFault, "there is no device \(device) in \(inside.namespace)")
-        }
+        return link.name
     }
 
     /// Tumult replaces nothing it did not create: a root qdisc someone set
     /// up would be lost on recovery.
-    func checkRootQdiscIsDefault(_ device: String, _ inside: NamespacedRunner) throws {
-        let shown = try inside.check(Command(["tc", "qdisc", "show", "dev", device, "root"]),
-                                     doing: "reading the root qdisc of \(device)")
-        let line = shown.stdout.split(separator: "\n").first.map(String.init) ?? ""
-        let fields = line.split(separator: " ")
+    func checkRootQdiscIsDefault(_ device: String, _ channel: any TrafficControlChannel) throws {
+        guard let root = try channel.qdiscs(of: device)?.first(where: { $0.parent == .root }) else { return }
         let defaults: Set<String> = ["noqueue", "pfifo_fast", "fq_codel", "mq", "fq", "pfifo", "sfq"]
-        if fields.count >= 3, fields[2] != "0:", !defaults.contains(String(fields[1])) || fields[2] == "746d:" {
-            throw FaultError(.invalidFault, "\(device) in \(inside.namespace) already has a root qdisc (\(line)); "
-                             + "recover or remove it first")
+        if root.handle.raw != 0, !defaults.contains(root.kind) || root.handle.description == NetworkPlan.rootHandle {
+            throw FaultError(.invalidFault, "\(device) in \(channel.namespace) already has a root qdisc "
+                             + "(\(root.kind) \(root.handle)); recover or remove it first")
         }
     }
 
@@ -184,18 +182,19 @@ public struct NetworkFaultInjector: FaultInjector {
 
     // MARK: Read back
 
-    func verify(_ readBack: NetworkPlan.ReadBack, _ inside: NamespacedRunner, summary: String) throws {
+    func verify(_ readBack: NetworkPlan.ReadBack, _ inside: NamespacedRunner, _ channel: any TrafficControlChannel,
+                summary: String) throws {
         func fail(_ detail: String) -> FaultError {
             FaultError(.readBackFailed, "\(summary) was applied but is not there: \(detail)")
         }
         switch readBack {
         case .qdisc(let device, let kind, let handle):
-            let shown = try inside.check(Command(["tc", "qdisc", "show", "dev", device]), doing: "reading back qdiscs")
-            guard shown.stdout.split(separator: "\n").contains(where: { $0.hasPrefix("qdisc \(kind) \(handle)") }) else {
+            guard let qdiscs = try channel.qdiscs(of: device),
+                  qdiscs.contains(where: { $0.kind == kind && $0.handle.description == handle }) else {
                 throw fail("no \(kind) qdisc \(handle) on \(device)")
             }
         case .link(let name):
-            guard try inside.run(Command(["ip", "link", "show", "dev", name])).succeeded else { throw fail("no device \(name)") }
+            guard try channel.links().contains(where: { $0.name == name }) else { throw fail("no device \(name)") }
         case .chain(let table, let hook, let chain, let rules):
             let listed = try inside.check(Command(["iptables", "-w", "-t", table, "-S", chain]), doing: "reading back \(chain)")
             let count = listed.stdout.split(separator: "\n").filter { $0.hasPrefix("-A \(chain) ") }.count
@@ -227,15 +226,16 @@ public struct NetworkFaultInjector: FaultInjector {
         guard step.namespace.exists else { return }
         let inside = NamespacedRunner(step.namespace, base: runner)
         switch step {
-        case .deleteQdisc(_, let device, let parent, let handle):
-            let shown = try inside.run(Command(["tc", "qdisc", "show", "dev", device, parent]))
-            guard shown.succeeded, shown.stdout.split(separator: "\n").contains(where: {
-                $0.split(separator: " ").dropFirst(2).first.map(String.init) == handle
-            }) else { return }
-            try inside.check(Command(["tc", "qdisc", "del", "dev", device, parent]), doing: "removing the \(parent) qdisc of \(device)")
-        case .deleteLink(_, let name):
-            guard try inside.run(Command(["ip", "link", "show", "dev", name])).succeeded else { return }
-            try inside.check(Command(["ip", "link", "del", name]), doing: "removing device \(name)")
+        case .deleteQdisc(let namespace, let device, let parent, let handle):
+            guard let parentHandle = TrafficControl.Handle(parent), let ours = TrafficControl.Handle(handle) else {
+                throw FaultError(.recoverFailed, "the journal names qdisc \(handle) at \(parent), which is no handle")
+            }
+            try TrafficControlChannels.open(namespace, runner: runner)
+                .deleteQdisc(device: device, parent: parentHandle, handle: ours)
+        case .deleteLink(let namespace, let name):
+            let channel = TrafficControlChannels.open(namespace, runner: runner)
+            guard try channel.links().contains(where: { $0.name == name }) else { return }
+            try channel.perform(.deleteLink(name: name))
         case .removeChain(_, let table, let hook, let chain, let dropEmptyTable):
             try IptablesChain.remove(table: table, hook: hook, chain: chain, dropEmptyTable: dropEmptyTable, runner: inside)
         case .destroySet(_, let name):

@@ -18,13 +18,26 @@ public struct NetworkPlan: Sendable {
     }
 
     public enum Change: Sendable, Hashable {
+        /// Commands with no netlink form here (iptables, ipset).
         case commands(summary: String, apply: [Command], undo: NetworkUndoStep, readBack: ReadBack)
+        /// Qdiscs, classes, filters and links: one netlink message each
+        /// (`TrafficControlChannel`), or their `tc`/`ip` commands where netlink cannot be opened.
+        case traffic(summary: String, apply: [TrafficControl.Request], undo: NetworkUndoStep, readBack: ReadBack)
         /// The userspace engine on `queue`, with these arguments after `--queue N`.
         case engine(summary: String, queue: Int, arguments: [String], undo: NetworkUndoStep)
 
         public var summary: String {
             switch self {
-            case .commands(let summary, _, _, _), .engine(let summary, _, _, _): summary
+            case .commands(let summary, _, _, _), .traffic(let summary, _, _, _), .engine(let summary, _, _, _): summary
+            }
+        }
+
+        /// The argument lists of the change (the `tc`/`ip` equivalents for `traffic`).
+        public var commands: [Command] {
+            switch self {
+            case .commands(_, let apply, _, _): apply
+            case .traffic(_, let apply, _, _): apply.map(\.command)
+            case .engine: []
             }
         }
     }
@@ -210,122 +223,123 @@ public struct NetworkPlan: Sendable {
 
     // MARK: Kernel qdiscs
 
-    static func tc(_ arguments: String...) -> Command { Command(["tc"] + arguments) }
+    static let root = TrafficControl.Handle(major: 0x746d)
+    static let leaf = TrafficControl.Handle(major: 0x746e)
+    static let ingress = TrafficControl.Handle(major: 0xffff)
+
+    /// netem's parameters for the kernel qdisc.
+    public static func netemQdisc(_ netem: NetworkFault.Netem) -> TrafficControl.Qdisc {
+        var kernel = TrafficControl.Netem()
+        kernel.limit = UInt32(clamping: netem.limit)
+        kernel.latency = UInt64(clamping: netem.latency)
+        kernel.jitter = UInt64(clamping: netem.jitter)
+        kernel.delayCorrelation = netem.delayCorrelation
+        kernel.loss = netem.loss
+        kernel.lossCorrelation = netem.lossCorrelation
+        kernel.duplicate = netem.duplicate
+        kernel.duplicateCorrelation = netem.duplicateCorrelation
+        kernel.corrupt = netem.corrupt
+        kernel.corruptCorrelation = netem.corruptCorrelation
+        kernel.reorder = netem.reorder
+        kernel.reorderCorrelation = netem.reorderCorrelation
+        kernel.gap = UInt32(clamping: netem.gap)
+        return .netem(kernel)
+    }
 
     /// `netem` arguments in tc's syntax.
     public static func netemArguments(_ netem: NetworkFault.Netem) -> [String] {
-        var arguments = ["netem", "limit", String(netem.limit)]
-        if netem.latency > 0 || netem.jitter > 0 {
-            arguments += ["delay", "\(netem.latency / 1_000)us"]
-            if netem.jitter > 0 {
-                arguments.append("\(netem.jitter / 1_000)us")
-                if netem.delayCorrelation > 0 { arguments.append(formatNumber(netem.delayCorrelation) + "%") }
-            }
-        }
-        func add(_ name: String, _ value: Double, _ correlation: Double) {
-            guard value > 0 else { return }
-            arguments += [name, formatNumber(value) + "%"]
-            if correlation > 0 { arguments.append(formatNumber(correlation) + "%") }
-        }
-        add("loss", netem.loss, netem.lossCorrelation)
-        add("duplicate", netem.duplicate, netem.duplicateCorrelation)
-        add("corrupt", netem.corrupt, netem.corruptCorrelation)
-        add("reorder", netem.reorder, netem.reorderCorrelation)
-        if netem.gap > 0 && netem.reorder > 0 { arguments += ["gap", String(netem.gap)] }
-        return arguments
+        TrafficControl.arguments(netemQdisc(netem))
+    }
+
+    public static func tokenBucket(_ bandwidth: NetworkFault.Bandwidth) -> TrafficControl.Qdisc {
+        let peak = (bandwidth.peakrate ?? 0) > 0 && (bandwidth.minburst ?? 0) > 0
+        return .tokenBucket(.init(rateBits: bandwidth.bitsPerSecond, burst: bandwidth.buffer, limit: bandwidth.limit,
+                                  peakBytes: peak ? bandwidth.peakrate : nil, mtu: peak ? bandwidth.minburst : nil))
     }
 
     public static func tbfArguments(_ bandwidth: NetworkFault.Bandwidth) -> [String] {
-        var arguments = ["tbf", "rate", "\(bandwidth.bitsPerSecond)bit", "burst", String(bandwidth.buffer),
-                         "limit", String(bandwidth.limit)]
-        if let peakrate = bandwidth.peakrate, peakrate > 0, let minburst = bandwidth.minburst, minburst > 0 {
-            arguments += ["peakrate", "\(peakrate)bps", "mtu", String(minburst)]
-        }
-        return arguments
+        TrafficControl.arguments(tokenBucket(bandwidth))
     }
 
     /// The shaping qdisc on `device`: on the root when all traffic is
     /// affected, else under an HTB root whose second class gets the traffic
     /// to `peers` (u32 filters) and whose first, unshaped, gets the rest.
-    static func rootQdisc(_ fault: NetworkFault, device: String, peers: [String], leaf: [String],
-                          kind: String) -> Change {
+    static func rootQdisc(_ fault: NetworkFault, device: String, peers: [String], leaf qdisc: TrafficControl.Qdisc) -> Change {
         let ns = fault.namespace
+        let kind = qdisc.kind
         let undo = NetworkUndoStep.deleteQdisc(namespace: ns, device: device, parent: "root", handle: rootHandle)
         if peers.isEmpty && fault.ipProtocol == nil && fault.egressPorts.isEmpty && fault.sourcePorts.isEmpty {
-            return .commands(summary: "\(kind) on \(device)",
-                             apply: [Command(["tc", "qdisc", "add", "dev", device, "root", "handle", rootHandle] + leaf)],
-                             undo: undo, readBack: .qdisc(device: device, kind: kind, handle: rootHandle))
+            return .traffic(summary: "\(kind) on \(device)",
+                            apply: [.addQdisc(device: device, parent: .root, handle: root, qdisc)],
+                            undo: undo, readBack: .qdisc(device: device, kind: kind, handle: rootHandle))
         }
-        var apply = [
-            tc("qdisc", "add", "dev", device, "root", "handle", rootHandle, "htb", "default", "1"),
-            tc("class", "add", "dev", device, "parent", rootHandle, "classid", "746d:1", "htb", "rate", "100gbit"),
-            tc("class", "add", "dev", device, "parent", rootHandle, "classid", "746d:2", "htb", "rate", "100gbit"),
-            Command(["tc", "qdisc", "add", "dev", device, "parent", "746d:2", "handle", leafHandle] + leaf),
+        let shaped = TrafficControl.Handle(major: 0x746d, minor: 2)
+        var apply: [TrafficControl.Request] = [
+            .addQdisc(device: device, parent: .root, handle: root, .htb(defaultClass: 1)),
+            .addHTBClass(device: device, parent: root, classID: .init(major: 0x746d, minor: 1), rateBits: 100_000_000_000),
+            .addHTBClass(device: device, parent: root, classID: shaped, rateBits: 100_000_000_000),
+            .addQdisc(device: device, parent: shaped, handle: leaf, qdisc),
         ]
-        var match: [String] = []
-        if let proto = fault.ipProtocol, let number = ["tcp": "6", "udp": "17", "icmp": "1"][proto] {
-            match += ["match", "ip", "protocol", number, "0xff"]
+        var protocolMatch: [TrafficControl.Match] = []
+        if let proto = fault.ipProtocol, let number = ["tcp": UInt8(6), "udp": 17, "icmp": 1][proto] {
+            protocolMatch.append(.ipProtocol(number))
         }
         // u32 matches one port per filter; one filter per (peer, port) pair.
-        let destinations = peers.isEmpty ? [nil] : peers.map(Optional.some)
+        let destinations: [IPv4Prefix?] = peers.isEmpty ? [nil] : peers.compactMap { IPv4Prefix($0) }
         let remotePorts = fault.egressPorts.isEmpty ? [nil] : fault.egressPorts.map(Optional.some)
         let localPorts = fault.sourcePorts.isEmpty ? [nil] : fault.sourcePorts.map(Optional.some)
         for destination in destinations {
             for remote in remotePorts {
                 for local in localPorts {
-                    var filter = ["tc", "filter", "add", "dev", device, "parent", rootHandle, "protocol", "ip",
-                                  "prio", "1", "u32"] + match
-                    if let destination { filter += ["match", "ip", "dst", destination] }
-                    if let remote { filter += ["match", "ip", "dport", String(remote), "0xffff"] }
-                    if let local { filter += ["match", "ip", "sport", String(local), "0xffff"] }
-                    apply.append(Command(filter + ["flowid", "746d:2"]))
+                    var matches = protocolMatch
+                    if let destination { matches.append(.destination(destination)) }
+                    if let remote { matches.append(.destinationPort(remote)) }
+                    if let local { matches.append(.sourcePort(local)) }
+                    apply.append(.addFilter(device: device, parent: root, priority: 1, matches: matches, target: .flow(shaped)))
                 }
             }
         }
-        return .commands(summary: "htb with \(kind) for selected traffic on \(device)", apply: apply, undo: undo,
-                         readBack: .qdisc(device: device, kind: kind, handle: leafHandle))
+        return .traffic(summary: "htb with \(kind) for selected traffic on \(device)", apply: apply, undo: undo,
+                        readBack: .qdisc(device: device, kind: kind, handle: leafHandle))
     }
 
     static func kernelNetem(_ fault: NetworkFault, device: String, peers: [String], names: Names) -> [Change] {
         var changes: [Change] = []
-        let leaf = netemArguments(fault.netem)
+        let leaf = netemQdisc(fault.netem)
         if fault.direction != .from {
-            changes.append(rootQdisc(fault, device: device, peers: peers, leaf: leaf, kind: "netem"))
+            changes.append(rootQdisc(fault, device: device, peers: peers, leaf: leaf))
         }
         if fault.direction != .to {
             // Incoming traffic is redirected to an ifb device, whose egress
             // carries the netem qdisc.
             let ns = fault.namespace
-            changes.append(.commands(
+            changes.append(.traffic(
                 summary: "ifb \(names.ifb)",
-                apply: [Command(["ip", "link", "add", names.ifb, "type", "ifb"]),
-                        Command(["ip", "link", "set", names.ifb, "up"])],
+                apply: [.addLink(name: names.ifb, kind: "ifb"), .setLinkUp(name: names.ifb)],
                 undo: .deleteLink(namespace: ns, name: names.ifb), readBack: .link(name: names.ifb)))
-            var filter = ["tc", "filter", "add", "dev", device, "parent", ingressHandle, "protocol", "ip", "u32"]
-            filter += peers.isEmpty ? ["match", "u32", "0", "0"] : []
-            var apply = [tc("qdisc", "add", "dev", device, "handle", ingressHandle, "ingress")]
-            for source in (peers.isEmpty ? [nil] : peers.map(Optional.some)) {
-                var one = filter
-                if let source { one += ["match", "ip", "src", source] }
-                apply.append(Command(one + ["action", "mirred", "egress", "redirect", "dev", names.ifb]))
+            var apply: [TrafficControl.Request] = [.addQdisc(device: device, parent: .ingress, handle: ingress, .ingress)]
+            for source in (peers.isEmpty ? [nil] : peers.compactMap { IPv4Prefix($0) } as [IPv4Prefix?]) {
+                apply.append(.addFilter(device: device, parent: ingress, priority: nil,
+                                        matches: source.map { [.source($0)] } ?? [.everything],
+                                        target: .redirect(device: names.ifb)))
             }
-            changes.append(.commands(summary: "ingress redirect \(device) -> \(names.ifb)", apply: apply,
-                                     undo: .deleteQdisc(namespace: ns, device: device, parent: "ingress",
-                                                        handle: ingressHandle),
-                                     readBack: .qdisc(device: device, kind: "ingress", handle: ingressHandle)))
+            changes.append(.traffic(summary: "ingress redirect \(device) -> \(names.ifb)", apply: apply,
+                                    undo: .deleteQdisc(namespace: ns, device: device, parent: "ingress",
+                                                       handle: ingressHandle),
+                                    readBack: .qdisc(device: device, kind: "ingress", handle: ingressHandle)))
             var onIfb = fault
             onIfb.peers = []
             onIfb.ipProtocol = nil
             onIfb.sourcePorts = []
             onIfb.egressPorts = []
-            changes.append(rootQdisc(onIfb, device: names.ifb, peers: [], leaf: leaf, kind: "netem"))
+            changes.append(rootQdisc(onIfb, device: names.ifb, peers: [], leaf: leaf))
         }
         return changes
     }
 
     static func bandwidth(_ fault: NetworkFault, device: String, peers: [String], names: Names) -> [Change] {
         guard let bandwidth = fault.bandwidth else { return [] }
-        return [rootQdisc(fault, device: device, peers: peers, leaf: tbfArguments(bandwidth), kind: "tbf")]
+        return [rootQdisc(fault, device: device, peers: peers, leaf: tokenBucket(bandwidth))]
     }
 
     static func formatNumber(_ value: Double) -> String {

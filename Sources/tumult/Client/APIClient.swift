@@ -1,8 +1,8 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 import TumultModel
 
 /// Talks to `tumult server` over its REST API (Chaos Mesh's dashboard
@@ -110,10 +110,16 @@ struct APIClient: Sendable {
         let data: Data
         let status: Int
         do {
-            let (received, response) = try await URLSession.shared.data(for: request)
-            data = received
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        } catch let error as URLError {
+            // AsyncHTTPClient over NIO, not URLSession: FoundationNetworking
+            // would load libcurl and its ~30 libraries into every start of the CLI.
+            var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+            outgoing.method = HTTPMethod(rawValue: method.rawValue)
+            for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+            if let body = request.body { outgoing.body = .bytes(ByteBuffer(bytes: body)) }
+            let response = try await HTTPClient.shared.execute(outgoing, timeout: .milliseconds(Int64(timeout * 1000)))
+            status = Int(response.status.code)
+            data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+        } catch {
             throw ClientError.transport(error, server: baseURL)
         }
         guard (200..<300).contains(status) else { throw ClientError(status: status, body: data) }
@@ -125,15 +131,26 @@ struct APIClient: Sendable {
         }
     }
 
+    /// What one call sends: the URL, the headers, the body.
+    struct Request: Sendable {
+        var method: Method
+        var url: URL
+        var headers: [(String, String)] = []
+        var body: Data?
+
+        func value(forHTTPHeaderField name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+    }
+
     func makeRequest(_ method: Method, _ path: String, query: [(String, String?)] = [], body: Data? = nil,
-                     contentType: String? = nil) -> URLRequest {
-        var request = URLRequest(url: url(path, query: query), timeoutInterval: timeout)
-        request.httpMethod = method.rawValue
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+                     contentType: String? = nil) -> Request {
+        var request = Request(method: method, url: url(path, query: query))
+        request.headers.append(("Accept", "application/json"))
+        if let token { request.headers.append(("Authorization", "Bearer \(token)")) }
         if let body {
-            request.httpBody = body
-            request.setValue(contentType ?? "application/json", forHTTPHeaderField: "Content-Type")
+            request.body = body
+            request.headers.append(("Content-Type", contentType ?? "application/json"))
         }
         return request
     }
@@ -567,17 +584,19 @@ struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A failure before any answer: the server is down, or not where we look.
-    static func transport(_ error: URLError, server: URL) -> ClientError {
-        switch error.code {
-        case .cannotConnectToHost, .cannotFindHost, .networkConnectionLost, .notConnectedToInternet,
-             .dnsLookupFailed, .timedOut:
-            let reason = error.code == .timedOut ? " (no answer in time)" : ""
+    static func transport(_ error: any Error, server: URL) -> ClientError {
+        if let client = error as? HTTPClientError,
+           [.deadlineExceeded, .readTimeout, .connectTimeout, .remoteConnectionClosed].contains(client) {
+            let reason = client == .remoteConnectionClosed ? "" : " (no answer in time)"
             return ClientError(type: "Unreachable",
                                message: "cannot reach tumult server at \(server.absoluteString)\(reason) (is `tumult server` running?)")
-        default:
-            return ClientError(type: "Unreachable",
-                               message: "cannot talk to tumult server at \(server.absoluteString): \(error.localizedDescription)")
         }
+        if error is IOError || "\(error)".lowercased().contains("connect") {
+            return ClientError(type: "Unreachable",
+                               message: "cannot reach tumult server at \(server.absoluteString) (is `tumult server` running?)")
+        }
+        return ClientError(type: "Unreachable",
+                           message: "cannot talk to tumult server at \(server.absoluteString): \(error)")
     }
 
     /// The server's JSON error, or a plain description when the body is not one.
