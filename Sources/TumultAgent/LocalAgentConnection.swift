@@ -125,7 +125,7 @@ enum AgentHeaderName {
 
 /// The host's running agent as `tumult attack` and `tumult recover` reach
 /// it: nil from `connect` when none listens, and the CLI works in process.
-public struct LocalAgentClient {
+public struct LocalAgentClient: Sendable {
     public let path: String
 
     public static let socketName = "agent.sock"

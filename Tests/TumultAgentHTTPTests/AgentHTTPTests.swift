@@ -490,6 +490,24 @@ actor FakeHostAgent: HostAgent {
         try record("direct")
         return direct
     }
+
+    private(set) var prepared: [PreparedAttack] = []
+    private(set) var recoveries: [AttackRecovery] = []
+
+    func attack(prepared attack: PreparedAttack) async throws -> AttackID {
+        try record("prepared")
+        prepared.append(attack)
+        return AttackID(machine: machine, uid: "prepared-\(prepared.count)")
+    }
+
+    func recover(_ recovery: AttackRecovery) async throws -> AttackRecovery.Outcome {
+        try record("recover-attacks")
+        recoveries.append(recovery)
+        guard recovery.all || recovery.uid == "prepared-1" else {
+            throw AgentError(.notFound, "no attack \(recovery.uid ?? "") in the journal")
+        }
+        return AttackRecovery.Outcome(recovered: ["prepared-1"], failures: recovery.all ? ["prepared-2": "tc exited 2"] : [:])
+    }
 }
 
 enum Fixture {
