@@ -3,6 +3,7 @@ import TumultModel
 
 /// `swift run -c release tumult-bench [validate] [--examples DIR] [--seconds N]`
 /// `swift run -c release tumult-bench network [--tumult PATH] [--anchor FILE]` (root; NetworkBenchmark.swift)
+/// `tumult-bench fastpath [--tumult PATH] [--before DIR] [--anchor FILE] [--rounds 30] [--seconds 4]` (root; FastPathBenchmark.swift)
 /// `swift run -c release tumult-bench flood [--tumult PATH] [--sizes 0,2000,10000] [--seconds 20] [--rate 1000]` (FloodBenchmark.swift)
 /// `swift run -c release tumult-bench fleet [--tumult PATH] [--sizes 1,3,10] [--rounds 3]` (root; FleetBenchmark.swift)
 /// `swift run tumult-bench crash [--kills N] [--seed S] [--modes M,...] [--families F,...] [--tumult PATH]` (root; CrashBenchmark.swift)
@@ -98,6 +99,7 @@ do {
     switch which {
     case "validate": try ValidateBenchmark(examples: examples, seconds: seconds).run()
     case "network": try NetworkBenchmark(tumult: tumult, anchorSource: anchor).run()
+    case "fastpath": try FastPathBenchmark(tumult: tumult, anchorSource: anchor, arguments: CommandLine.arguments).run()
     case "controller": try ControllerBenchmark(arguments: arguments).run()
     case "dashboard": try DashboardBenchmark(tumult: tumult).run()
     case "api-list": try APIListBenchmark(tumult: tumult, arguments: CommandLine.arguments).run()

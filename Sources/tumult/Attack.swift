@@ -10,6 +10,7 @@ import TumultSystem
 /// commands.
 struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "attack",
         abstract: "Inject one fault into one target: a network namespace, a process (its namespace, cgroups or itself), a filesystem, or the host.",
         subcommands: [NetworkAttack.self, StressAttack.self, DiskAttack.self, ProcessAttack.self, DNSAttack.self, IOAttack.self,
                       TimeAttack.self, TCPAttack.self, AttackList.self]
@@ -163,6 +164,7 @@ struct AttackList: ParsableCommand {
 /// `tumult recover UID` / `tumult recover --all`.
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "recover",
         abstract: "Undo attacks recorded in the journal (after a crash too).",
         discussion: "Recovery is idempotent: what is already undone, or a target that no longer exists, counts as recovered."
     )

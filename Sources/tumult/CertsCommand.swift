@@ -6,6 +6,7 @@ import TumultCertificates
 /// controllers present to each other over mutual TLS, without an openssl recipe.
 struct Certs: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "certs",
         abstract: "Make the fleet's CA and the certificates for mutual TLS.",
         discussion: """
             `tumult certs init` makes the CA once; `tumult certs issue server HOST` makes each daemon's \
@@ -40,6 +41,7 @@ struct Certs: ParsableCommand {
     /// `tumult certs init`: a new CA.
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Make the fleet's CA: ca.pem and ca-key.pem (0600).",
             discussion: """
                 A new CA invalidates every certificate issued by the old one, so existing files are kept \
@@ -74,6 +76,7 @@ struct Certs: ParsableCommand {
     /// `tumult certs issue`: a daemon's or a controller's certificate.
     struct Issue: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "issue",
             abstract: "Issue a certificate signed by the fleet's CA: NAME.pem and NAME-key.pem (0600).",
             discussion: """
                 server: for `tumult daemon` on a host; its DNS names and IP addresses must include the \

@@ -6,6 +6,7 @@ import TumultModel
 /// every default filled in.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "convert",
         abstract: "Print documents normalised to chaos-mesh.org/v1alpha1 (TCPChaos: tumult.dev/v1alpha1) with defaults filled in.",
         discussion: "Objects that are not chaos documents are passed through unchanged. Invalid documents are reported on standard error and make the exit status 1."
     )

@@ -102,7 +102,7 @@ struct NetemOptions: ParsableArguments {
 }
 
 struct Delay: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delay packets (netem delay).")
+    static let configuration = CommandConfiguration(commandName: "delay", abstract: "Delay packets (netem delay).")
     @OptionGroup var network: NetworkOptions
     @OptionGroup var netem: NetemOptions
     @Option(help: ArgumentHelp("Added latency (e.g. 100ms).", valueName: "duration")) var latency: String
@@ -162,7 +162,7 @@ extension PercentAction {
 }
 
 struct Loss: PercentAction {
-    static let configuration = CommandConfiguration(abstract: "Drop a percentage of packets, silently (netem loss).")
+    static let configuration = CommandConfiguration(commandName: "loss", abstract: "Drop a percentage of packets, silently (netem loss).")
     static let action = NetworkFault.Action.loss
     @OptionGroup var network: NetworkOptions
     @OptionGroup var netem: NetemOptions
@@ -170,7 +170,7 @@ struct Loss: PercentAction {
 }
 
 struct Duplicate: PercentAction {
-    static let configuration = CommandConfiguration(abstract: "Send a percentage of packets twice (netem duplicate).")
+    static let configuration = CommandConfiguration(commandName: "duplicate", abstract: "Send a percentage of packets twice (netem duplicate).")
     static let action = NetworkFault.Action.duplicate
     @OptionGroup var network: NetworkOptions
     @OptionGroup var netem: NetemOptions
@@ -178,7 +178,7 @@ struct Duplicate: PercentAction {
 }
 
 struct Corrupt: PercentAction {
-    static let configuration = CommandConfiguration(abstract: "Damage a percentage of packets so their checksum fails (netem corrupt).")
+    static let configuration = CommandConfiguration(commandName: "corrupt", abstract: "Damage a percentage of packets so their checksum fails (netem corrupt).")
     static let action = NetworkFault.Action.corrupt
     @OptionGroup var network: NetworkOptions
     @OptionGroup var netem: NetemOptions
@@ -187,7 +187,7 @@ struct Corrupt: PercentAction {
 
 /// Several netem faults at once, as NetworkChaos's `netem` action.
 struct Netem: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Delay, lose, duplicate and corrupt at once (NetworkChaos action netem).")
+    static let configuration = CommandConfiguration(commandName: "netem", abstract: "Delay, lose, duplicate and corrupt at once (NetworkChaos action netem).")
     @OptionGroup var network: NetworkOptions
     @Option(help: ArgumentHelp("Added latency (e.g. 100ms).", valueName: "duration")) var latency: String?
     @Option(help: ArgumentHelp("Random variation, uniform in ±jitter.", valueName: "duration")) var jitter: String?
@@ -233,6 +233,7 @@ struct Netem: ParsableCommand {
 
 struct Partition: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "partition",
         abstract: "Cut traffic with the peers (all traffic without --ip/--hostname), silently.",
         discussion: "With --direction to, the target cannot start connections to the peers; with from, the peers cannot start connections to it; both cuts every packet."
     )
@@ -244,7 +245,7 @@ struct Partition: ParsableCommand {
 }
 
 struct Bandwidth: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Limit the target's outgoing bandwidth (tbf).")
+    static let configuration = CommandConfiguration(commandName: "bandwidth", abstract: "Limit the target's outgoing bandwidth (tbf).")
     @OptionGroup var network: NetworkOptions
     @Option(help: ArgumentHelp("The rate: a number and bit, kbit, mbit, gbit, bps, kbps, mbps ... (e.g. 10mbit).", valueName: "rate"))
     var rate: String

@@ -7,6 +7,7 @@ struct Tumult: AsyncParsableCommand {
     static let version = TumultVersion.text
 
     static let configuration = CommandConfiguration(
+        commandName: "tumult",
         abstract: "Chaos engineering for Linux hosts, driven by Chaos Mesh documents.",
         version: version,
         subcommands: [Validate.self, Convert.self, Attack.self, Recover.self, ServerCommand.self, RunCommand.self,

@@ -5,6 +5,7 @@ import TumultModel
 /// would, reporting every problem with its file, document and field path.
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check Chaos Mesh documents and report every problem.",
         discussion: """
             Exit status: 0 when every chaos document is valid, 1 when any is invalid, \

@@ -6,6 +6,7 @@ import TumultModel
 /// it, replaces the one of the same namespace and name, or leaves it as it is.
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Create or update experiments, schedules, workflows and status checks on `tumult server` from Chaos Mesh documents.",
         discussion: """
             Each document is sent on its own; Schedules (and legacy documents with spec.scheduler) go to \

@@ -7,6 +7,7 @@ import TumultModel
 /// server recovers their faults and archives them.
 struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "delete",
         abstract: "Delete experiments, schedules, workflows or status checks, named as KIND/NAME or by the documents in files.",
         discussion: """
             Deleting recovers the experiment's faults; the server keeps it under `tumult get archives`. \

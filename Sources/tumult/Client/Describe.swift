@@ -8,6 +8,7 @@ import TumultModel
 /// and Events.
 struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "describe",
         abstract: "Show an experiment's, a schedule's, a workflow's or a status check's status, records, spec and events.",
         discussion: """
             KIND is a Chaos Mesh kind in any case (networkchaos, podchaos, ...), schedule, workflow or statuscheck. \

@@ -5,6 +5,7 @@ import TumultModel
 /// `tumult get`: lists what the server holds, as `kubectl get` does.
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "get",
         abstract: "List experiments, schedules, workflows, status checks, events, pods, machines or archives held by `tumult server`.",
         discussion: """
             Without -n or -A, experiments, schedules, workflows, status checks, events and archives of the \

@@ -7,6 +7,7 @@ import TumultModel
 /// once and new injections are refused until `tumult unhalt`.
 struct Halt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "halt",
         abstract: "Emergency stop: recover every running fault now and refuse new injections until `tumult unhalt`."
     )
 
@@ -45,6 +46,7 @@ struct Halt: AsyncParsableCommand {
 /// `tumult unhalt`: allows injections again after `tumult halt`.
 struct Unhalt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "unhalt",
         abstract: "Allow new injections again after `tumult halt`."
     )
 

@@ -6,6 +6,7 @@ import TumultModel
 /// stopped (a schedule stops creating runs, and its runs pause too).
 struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pause",
         abstract: "Pause experiments or schedules: their faults are recovered until `tumult resume`."
     )
 
@@ -24,6 +25,7 @@ struct Pause: AsyncParsableCommand {
 /// `tumult resume KIND/NAME`: lets a paused experiment inject again.
 struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resume",
         abstract: "Resume paused experiments or schedules."
     )
 

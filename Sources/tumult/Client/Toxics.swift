@@ -7,6 +7,7 @@ import TumultModel
 /// while the proxied connections keep going.
 struct Toxics: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "toxics",
         abstract: "List, add, update or remove the toxics of a running TCPChaos, its connections kept.",
         discussion: """
             Toxiproxy's live API: each change edits the TCPChaos's spec.toxics and the running proxies take it at once.
@@ -86,7 +87,7 @@ struct Toxics: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The toxics of a TCPChaos, in the order they apply.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The toxics of a TCPChaos, in the order they apply.")
 
         enum OutputFormat: String, CaseIterable, ExpressibleByArgument { case json, yaml }
 
@@ -109,7 +110,7 @@ struct Toxics: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a toxic to a running TCPChaos.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a toxic to a running TCPChaos.")
 
         @OptionGroup var experiment: Experiment
         @Option(help: ArgumentHelp("The toxic's type: \(Toxic.Kind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "type"))
@@ -144,6 +145,7 @@ struct Toxics: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "update",
             abstract: "Change a toxic of a running TCPChaos in place.",
             discussion: "Only what is given changes; attributes merge by name, as Toxiproxy's update does.")
 
@@ -170,7 +172,7 @@ struct Toxics: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a toxic from a running TCPChaos.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a toxic from a running TCPChaos.")
 
         @OptionGroup var experiment: Experiment
         @Argument(help: ArgumentHelp("The toxic's name.", valueName: "toxic"))
