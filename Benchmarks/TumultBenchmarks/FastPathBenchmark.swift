@@ -103,7 +103,7 @@ struct FastPathBenchmark {
 
     func startup() throws {
         let tc = try spawnTimes(["tc", "-V"], count: starts)
-        var rows: [(String, [Double], String)] = [("tc -V (anchor)", tc, libraries(try ProcessCommandRunner.locate("tc")))]
+        var rows: [(String, [Double], String)] = [("tc -V (anchor)", tc, libraries(try ProcessCommandRunner.locate("tc").path))]
         if let before { rows.append(("before: tumult --version", try spawnTimes([before + "/tumult", "--version"], count: starts), libraries(before + "/tumult"))) }
         rows.append(("after: tumult --version", try spawnTimes([tumult, "--version"], count: starts), libraries(tumult)))
         rows.append(("after: tumult recover --help", try spawnTimes([tumult, "recover", "--help"], count: starts), ""))
