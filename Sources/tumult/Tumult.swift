@@ -17,6 +17,12 @@ struct Tumult: AsyncParsableCommand {
 
     /// Misuse exits with 2, as documented, rather than the parser's 64.
     static func main() async {
+        // `--version` alone needs no parser: building ArgumentParser's tree
+        // (reflection, a conformance lookup per option type) was most of its time.
+        if CommandLine.arguments.dropFirst() == ["--version"] {
+            print(version)
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asynchronous = command as? AsyncParsableCommand {
