@@ -20,11 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}"
 fi
 
-# The Swift runtime and Foundation linked in (--static-swift-stdlib): the
-# CLI starts without loading ~50 shared libraries (issue 17: 49 -> 14 ms for --version).
+# The C helpers as they are; `tumult` with the Swift runtime and Foundation
+# linked in (--static-swift-stdlib), so that it starts without loading ~50
+# shared libraries (docs/benchmarks.md, "The fast path").
+swift build -c release --product tumult-netem
+swift build -c release --product tumult-stress
 swift build -c release --static-swift-stdlib --product tumult
-swift build -c release --static-swift-stdlib --product tumult-netem
-swift build -c release --static-swift-stdlib --product tumult-stress
 install -m 0755 .build/release/tumult .build/release/tumult-netem .build/release/tumult-stress /usr/local/bin/
 tumult --version
 tumult validate -q -f examples/
