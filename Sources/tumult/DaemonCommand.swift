@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TumultAgent
 import TumultAgentHTTP
 import TumultDaemon
+import TumultSystem
 import TumultModel
 
 /// `tumult daemon`: this host's agent as a service, for a `tumult server`
@@ -149,6 +150,11 @@ struct DaemonCommand: AsyncParsableCommand {
             print("tumult daemon \(agent.machine) listening on \(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(bound)")
             fflush(nil)
             if let joining { Task { await joining.run(port: bound, logger: log) } }
+            // Idle from here on: the pages of the binary read while starting go back.
+            Task {
+                try? await Task.sleep(for: .seconds(2))
+                Memory.releaseStartupPages()
+            }
         }
         let watch = HostWatchService(agent: agent, logger: logger)
         var services: [any Service] = [application, watch]
