@@ -236,6 +236,7 @@ struct ControllerBenchmark {
             documents.append(document)
         }
         let baseline = peakResidentKiB()
+        memoryReport("before the controller")
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-bench-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -261,18 +262,23 @@ struct ControllerBenchmark {
         progress("applied \(uids.count) in \(String(format: "%.2f", apply.seconds)) s")
 
         await controller.start()
-        var settled: [ExperimentRecord] = []
+        // Counted, not kept: a copy of every record held until the end
+        // would keep the injected targets' records alive through the
+        // deletes and count them in the controller's peak.
+        var (targets, peers, failed) = (0, 0, 0)
         while true {
             let all = await controller.allExperiments()
             if all.count == uids.count && all.allSatisfy({ $0.selected && ($0.failure != nil || $0.allInjected) }) {
-                settled = all
+                targets = all.reduce(0) { $0 + $1.records.count }
+                peers = all.reduce(0) { $0 + $1.peers.count }
+                failed = all.filter { $0.failure != nil }.count
                 break
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         let inject = clock.lap()
         let injectedKiB = peakResidentKiB()
-        let targets = settled.reduce(0) { $0 + $1.records.count }
+        memoryReport("all injected")
         progress("injected \(targets) targets in \(String(format: "%.2f", inject.seconds)) s")
 
         try await Task.sleep(for: .seconds(hold))
@@ -292,17 +298,57 @@ struct ControllerBenchmark {
         let delete = clock.lap()
         progress("recovered and archived in \(String(format: "%.2f", delete.seconds)) s")
         await controller.shutdown(recover: false)
+        memoryReport("end")
 
         return Measurement(
             store: storeKind, experiments: documents.count, pods: inventory.count, parseSeconds: parseSeconds,
-            targets: targets, peers: settled.reduce(0) { $0 + $1.peers.count },
-            failed: settled.filter { $0.failure != nil }.count, apply: apply, inject: inject,
+            targets: targets, peers: peers, failed: failed, apply: apply, inject: inject,
             idlePassMilliseconds: passes.min() ?? 0, idleCPUPercent: idle.cpuSeconds / idle.seconds * 100,
             delete: delete, baselineKiB: baseline, injectedKiB: injectedKiB, hold: hold, peakKiB: peakResidentKiB())
     }
 
     func progress(_ message: String) {
         FileHandle.standardError.write(Data("controller benchmark: \(message)\n".utf8))
+    }
+
+    /// With `TUMULT_BENCH_MEMORY` set, a line on standard error for each
+    /// phase: the resident set split into the heap's and the binary's pages
+    /// (`/proc/self/status`), and what glibc's malloc holds and hands out
+    /// (`malloc_info`'s totals): RSS minus what is in use is memory freed
+    /// but not returned (fragmentation, arenas).
+    func memoryReport(_ phase: String) {
+        guard ProcessInfo.processInfo.environment["TUMULT_BENCH_MEMORY"] != nil else { return }
+        var fields: [String] = []
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS") || line.hasPrefix("RssAnon") || line.hasPrefix("RssFile") || line.hasPrefix("VmHWM") {
+                fields.append(line.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " "))
+            }
+        }
+        typealias MallocInfo = @convention(c) (Int32, UnsafeMutablePointer<FILE>?) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_info"),
+           let file = tmpfile() {
+            _ = unsafeBitCast(symbol, to: MallocInfo.self)(0, file)
+            rewind(file)
+            var text = ""
+            var buffer = [CChar](repeating: 0, count: 4096)
+            while fgets(&buffer, Int32(buffer.count), file) != nil { text += String(cString: buffer) }
+            fclose(file)
+            // The totals after the last heap: in use = system - free.
+            let tail = text.components(separatedBy: "</heap>").last ?? text
+            let free = (Self.size(in: tail, of: "<total type=\"fast\"") ?? 0) + (Self.size(in: tail, of: "<total type=\"rest\"") ?? 0)
+            let system = Self.size(in: tail, of: "<system type=\"current\"") ?? 0
+            let mmap = Self.size(in: tail, of: "<total type=\"mmap\"") ?? 0
+            let heaps = text.components(separatedBy: "<heap nr=").count - 1
+            fields.append(String(format: "malloc: arenas %d, held %.1f MiB, free in them %.1f MiB, in use %.1f MiB, mmapped %.1f MiB",
+                                 heaps, Double(system) / 1_048_576, Double(free) / 1_048_576,
+                                 Double(system - free) / 1_048_576, Double(mmap) / 1_048_576))
+        }
+        progress("memory \(phase): " + fields.joined(separator: ", "))
+    }
+
+    static func size(in text: String, of prefix: String) -> Int? {
+        guard let range = text.range(of: prefix), let size = text[range.upperBound...].range(of: "size=\"") else { return nil }
+        return Int(text[size.upperBound...].prefix { $0.isNumber })
     }
 
     // MARK: The cluster

@@ -249,6 +249,8 @@ extension Controller {
             }
             return
         }
+        // Targets that chose the same pod in this pass share its record's box.
+        var boxes: [PodBox.PodKey: PodBox] = [:]
         for candidate in waiting {
             if candidate.document.spec is any MachineTargetedSpec {
                 selectMachines(for: candidate.uid)
@@ -263,7 +265,7 @@ extension Controller {
                 record.selected = true
                 emit(record, reason: "Failed", message: problem.description, type: .warning)
             case .success(let targets):
-                record.records = targets.map { TargetRecord(pod: $0) }
+                record.records = PodBox.boxes(targets, sharing: &boxes).map { TargetRecord(podBox: $0) }
                 record.selected = true
                 if let peered = spec as? any PeerTargetedSpec, let peer = peered.peerSelector {
                     switch PodSelection.select(from: pods, selector: peer.selector, mode: peer.mode, value: peer.value,

@@ -85,7 +85,7 @@ extension Controller {
                     work.append(Work(experiment: uid, index: index, operation: .recover, attacks: target.attacks))
                 }
             }
-            await carryOut(work)
+            await carryOut(work, keepingOutcomes: false)
         }
         flush()
         for continuation in subscribers.values { continuation.finish() }
@@ -121,10 +121,10 @@ extension Controller {
             // host the last one has left.
             let recoveries = work.filter { $0.operation == .recover }
             if !recoveries.isEmpty && recoveries.count < work.count {
-                await carryOut(recoveries)
-                await carryOut(work.filter { $0.operation != .recover })
+                await carryOut(recoveries, keepingOutcomes: false)
+                await carryOut(work.filter { $0.operation != .recover }, keepingOutcomes: false)
             } else {
-                await carryOut(work)
+                await carryOut(work, keepingOutcomes: false)
             }
         }
         finishAndArchive(at: now)

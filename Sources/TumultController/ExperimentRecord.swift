@@ -123,7 +123,12 @@ public struct TargetRecord: Codable, Sendable, Hashable {
     public var attacks: [AttackID] = []
     /// The pod as it was when chosen, so it is recovered and re-injected
     /// where it was even if the inventory changes.
-    public var pod: Pod
+    public var pod: Pod {
+        get { podBox.pod }
+        set { podBox = PodBox(newValue) }
+    }
+    /// The pod, kept once however many targets chose it (`PodBox`).
+    var podBox: PodBox
     /// No new attempt before this moment after a failed injection.
     public var retryAfter: Date?
     /// Faults of this target found lost while it should have been injected,
@@ -133,13 +138,103 @@ public struct TargetRecord: Codable, Sendable, Hashable {
     public var faultsRestored: Int?
 
     public init(pod: Pod) {
-        self.id = pod.id
-        self.pod = pod
+        self.init(podBox: PodBox(pod))
+    }
+
+    /// A target whose pod is `podBox`, shared with the other targets that chose it.
+    init(podBox: PodBox) {
+        self.id = podBox.pod.id
+        self.podBox = podBox
     }
 
     public mutating func record(_ event: RecordEvent) {
         events.append(event)
         if events.count > RecordEvent.limit { events.removeFirst(events.count - RecordEvent.limit) }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, selectorKey, phase, injectedCount, recoveredCount, events, attacks, pod, retryAfter, faultsLost, faultsRestored
+    }
+
+    // The coding is what the compiler made when `pod` was a stored `Pod`:
+    // records stored before read back, and stored records do not change.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        selectorKey = try container.decode(String.self, forKey: .selectorKey)
+        phase = try container.decode(Phase.self, forKey: .phase)
+        injectedCount = try container.decode(Int.self, forKey: .injectedCount)
+        recoveredCount = try container.decode(Int.self, forKey: .recoveredCount)
+        events = try container.decode([RecordEvent].self, forKey: .events)
+        attacks = try container.decode([AttackID].self, forKey: .attacks)
+        podBox = PodBox(try container.decode(Pod.self, forKey: .pod))
+        retryAfter = try container.decodeIfPresent(Date.self, forKey: .retryAfter)
+        faultsLost = try container.decodeIfPresent(Int.self, forKey: .faultsLost)
+        faultsRestored = try container.decodeIfPresent(Int.self, forKey: .faultsRestored)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(selectorKey, forKey: .selectorKey)
+        try container.encode(phase, forKey: .phase)
+        try container.encode(injectedCount, forKey: .injectedCount)
+        try container.encode(recoveredCount, forKey: .recoveredCount)
+        try container.encode(events, forKey: .events)
+        try container.encode(attacks, forKey: .attacks)
+        try container.encode(pod, forKey: .pod)
+        try container.encodeIfPresent(retryAfter, forKey: .retryAfter)
+        try container.encodeIfPresent(faultsLost, forKey: .faultsLost)
+        try container.encodeIfPresent(faultsRestored, forKey: .faultsRestored)
+    }
+
+    // Equal and hashed by the pod's value, not by which box holds it.
+    public static func == (lhs: TargetRecord, rhs: TargetRecord) -> Bool {
+        lhs.id == rhs.id && lhs.selectorKey == rhs.selectorKey && lhs.phase == rhs.phase
+            && lhs.injectedCount == rhs.injectedCount && lhs.recoveredCount == rhs.recoveredCount
+            && lhs.events == rhs.events && lhs.attacks == rhs.attacks && lhs.retryAfter == rhs.retryAfter
+            && lhs.faultsLost == rhs.faultsLost && lhs.faultsRestored == rhs.faultsRestored
+            && (lhs.podBox === rhs.podBox || lhs.podBox.pod == rhs.podBox.pod)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(selectorKey)
+        hasher.combine(phase)
+        hasher.combine(injectedCount)
+        hasher.combine(recoveredCount)
+        hasher.combine(events)
+        hasher.combine(attacks)
+        hasher.combine(pod)
+        hasher.combine(retryAfter)
+        hasher.combine(faultsLost)
+        hasher.combine(faultsRestored)
+    }
+}
+
+/// A chosen pod, held by reference: a target record carries 8 bytes
+/// instead of the pod's 180, and the targets of one selection pass that
+/// chose the same pod share one box (62,000 targets over 5,000 pods keep
+/// 5,000 pods, not 62,000). Immutable: changing a target's pod puts a new box.
+final class PodBox: Sendable {
+    let pod: Pod
+    init(_ pod: Pod) { self.pod = pod }
+
+    /// The boxes of `pods`, one per distinct pod: `shared` keeps those
+    /// already made (by `namespace/name` and node) for the next call.
+    static func boxes(_ pods: [Pod], sharing shared: inout [PodKey: PodBox]) -> [PodBox] {
+        pods.map { pod in
+            let key = PodKey(id: pod.id, node: pod.nodeName)
+            if let box = shared[key], box.pod == pod { return box }
+            let box = PodBox(pod)
+            shared[key] = box
+            return box
+        }
+    }
+
+    struct PodKey: Hashable {
+        var id: String
+        var node: String
     }
 }
 
