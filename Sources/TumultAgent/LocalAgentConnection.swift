@@ -137,9 +137,13 @@ public struct LocalAgentClient: Sendable {
         return path.utf8.count < 108 ? path : nil
     }
 
-    /// The agent on `path` if one answers there now.
+    /// The agent on `path` if one answers there now. The socket must be
+    /// owned by this user (root's agent for root): in a home others can
+    /// write to, a socket someone else made would otherwise receive the
+    /// attacks and answer for them.
     public static func connect(path: String?) -> LocalAgentClient? {
-        guard let path, FileManager.default.fileExists(atPath: path),
+        var info = stat()
+        guard let path, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK, info.st_uid == geteuid(),
               (try? LocalAgentConnection(path: path, timeout: 1)) != nil else { return nil }
         return LocalAgentClient(path: path)
     }

@@ -88,6 +88,21 @@ import TumultAgentHTTP
         }
     }
 
+    @Test(.enabled(if: getuid() == 0, "needs root to give the socket away"))
+    func aSocketSomeoneElseOwnsIsNotUsed() async throws {
+        let home = try home()
+        defer { try? FileManager.default.removeItem(at: home) }
+        let path = try #require(LocalAgentClient.socketPath(home: home))
+        try await serving(FakeHostAgent(machine: "here"), at: path) {
+            let ours = try await blocking { LocalAgentClient.connect(path: path) }
+            #expect(ours != nil)
+            // The same listening socket, now another user's (as if made by them in a shared home).
+            #expect(chown(path, 65534, 65534) == 0)
+            let theirs = try await blocking { LocalAgentClient.connect(path: path) }
+            #expect(theirs == nil)
+        }
+    }
+
     @Test func aPathTooLongForASocketMeansNoHandoff() {
         let deep = URL(fileURLWithPath: "/tmp/" + String(repeating: "d", count: 120))
         #expect(LocalAgentClient.socketPath(home: deep) == nil)
