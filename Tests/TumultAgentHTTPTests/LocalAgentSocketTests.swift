@@ -16,17 +16,26 @@ import TumultAgentHTTP
         return url
     }
 
-    /// Serves `agent` on `path` for the duration of `body`.
+    /// Serves `agent` on `path` for the duration of `body`, then shuts the
+    /// server down gracefully (a cancelled one may drop a connection's
+    /// writer mid-answer, which NIO treats as a programming error).
     func serving(_ agent: any HostAgent, at path: String, _ body: @Sendable () async throws -> Void) async throws {
         let service = try #require(LocalAgentSocket.application(agent: agent, path: path, logger: Self.logger))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await service.run() }
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Self.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
             // Up once a connection is taken.
             for _ in 0..<200 where try await blocking({ LocalAgentClient.connect(path: path) }) == nil {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            try await body()
-            group.cancelAll()
+            do {
+                try await body()
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
     }
 
