@@ -202,7 +202,9 @@ struct HelperDescriptorTests {
         if startup.contains(target) || startupDirectories.contains(where: { target.hasPrefix($0) }) { return true }
         switch command {
         case "tumult-netem":
-            return target == "anon_inode:[signalfd]" || ["netlink", "raw", "raw6"].contains(socket?.kind ?? "")
+            // Its own sockets: the queue and rtnetlink, raw IP for duplicates, and the
+            // packet socket that re-sends delayed GSO packets whole.
+            return target == "anon_inode:[signalfd]" || ["netlink", "raw", "raw6", "packet"].contains(socket?.kind ?? "")
                 || (target.contains("tumult") && target.hasSuffix(".json"))
         case "tumult":
             return ["anon_inode:[eventpoll]", "anon_inode:[eventfd]", "anon_inode:[timerfd]"].contains(target)
