@@ -1498,6 +1498,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "tumult-netem: nfq_open failed: %s\n", strerror(errno));
         return 1;
     }
+    /* The rtnetlink socket binds only now, after the queue's: the kernel
+     * gives the first netlink socket bound the process's pid as its port,
+     * which is how Tumult's liveness check tells the engine still holds its
+     * queue (/proc/net/netfilter/nfnetlink_queue); bound, it is also listed
+     * in /proc/net/netlink as the engine's own. */
+    if (rtnl_fd >= 0) {
+        struct sockaddr_nl local = {.nl_family = AF_NETLINK};
+        (void)bind(rtnl_fd, (struct sockaddr *)&local, sizeof local);
+    }
     qh = nfq_create_queue(h, (uint16_t)cfg.queue, &on_packet, NULL);
     if (!qh) {
         fprintf(stderr, "tumult-netem: cannot bind queue %d: %s\n", cfg.queue,
