@@ -140,7 +140,7 @@ public struct NetworkFaultInjector: FaultInjector {
     func checkRootQdiscIsDefault(_ device: String, _ channel: any TrafficControlChannel) throws {
         guard let root = try channel.qdiscs(of: device)?.first(where: { $0.parent == .root }) else { return }
         let defaults: Set<String> = ["noqueue", "pfifo_fast", "fq_codel", "mq", "fq", "pfifo", "sfq"]
-        if root.handle.raw != 0, !defaults.contains(root.kind) || root.handle.description == NetworkPlan.rootHandle {
+        if root.handle.raw != 0, !defaults.contains(root.kind) || root.handle == NetworkPlan.root {
             throw FaultError(.invalidFault, "\(device) in \(channel.namespace) already has a root qdisc "
                              + "(\(root.kind) \(root.handle)); recover or remove it first")
         }

@@ -62,9 +62,13 @@ public struct NetworkPlan: Sendable {
 
     /// Handles of Tumult's qdiscs ("tm" in hex), so that recovery removes
     /// only what is Tumult's.
-    public static let rootHandle = "746d:"
-    public static let leafHandle = "746e:"
-    public static let ingressHandle = "ffff:"
+    public static let root = TrafficControl.Handle(major: 0x746d)
+    public static let leaf = TrafficControl.Handle(major: 0x746e)
+    public static let ingress = TrafficControl.Handle(major: 0xffff)
+    /// The same as `tc` writes them, as the journal's undo steps and read-backs name them.
+    public static let rootHandle = root.description
+    public static let leafHandle = leaf.description
+    public static let ingressHandle = ingress.description
     /// Packets the engine sends itself carry this mark; the queue rules skip it.
     public static let engineMark = "0x746d74"
 
@@ -223,10 +227,6 @@ public struct NetworkPlan: Sendable {
 
     // MARK: Kernel qdiscs
 
-    static let root = TrafficControl.Handle(major: 0x746d)
-    static let leaf = TrafficControl.Handle(major: 0x746e)
-    static let ingress = TrafficControl.Handle(major: 0xffff)
-
     /// netem's parameters for the kernel qdisc.
     public static func netemQdisc(_ netem: NetworkFault.Netem) -> TrafficControl.Qdisc {
         var kernel = TrafficControl.Netem()
@@ -273,10 +273,10 @@ public struct NetworkPlan: Sendable {
                             apply: [.addQdisc(device: device, parent: .root, handle: root, qdisc)],
                             undo: undo, readBack: .qdisc(device: device, kind: kind, handle: rootHandle))
         }
-        let shaped = TrafficControl.Handle(major: 0x746d, minor: 2)
+        let shaped = TrafficControl.Handle(major: root.major, minor: 2)
         var apply: [TrafficControl.Request] = [
             .addQdisc(device: device, parent: .root, handle: root, .htb(defaultClass: 1)),
-            .addHTBClass(device: device, parent: root, classID: .init(major: 0x746d, minor: 1), rateBits: 100_000_000_000),
+            .addHTBClass(device: device, parent: root, classID: .init(major: root.major, minor: 1), rateBits: 100_000_000_000),
             .addHTBClass(device: device, parent: root, classID: shaped, rateBits: 100_000_000_000),
             .addQdisc(device: device, parent: shaped, handle: leaf, qdisc),
         ]
