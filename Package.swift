@@ -5,7 +5,10 @@ let package = Package(
     name: "Tumult",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "tumult", targets: ["tumult"]),
+        // `tumult`: the small front program (version, handoff to the agent); it
+        // becomes `tumult-cli`, the whole program, for everything else.
+        .executable(name: "tumult", targets: ["tumult-front"]),
+        .executable(name: "tumult-cli", targets: ["tumult"]),
         .library(name: "TumultModel", targets: ["TumultModel"]),
         .executable(name: "tumult-netem", targets: ["tumult-netem"]),
         .executable(name: "tumult-stress", targets: ["tumult-stress"]),
@@ -31,6 +34,15 @@ let package = Package(
             name: "TumultModel",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // What the front program links: the version, the blocking exchange with
+        // the local agent's socket, the command handoff. No Foundation.
+        .target(name: "TumultHandoff"),
+        // `tumult`: starts like `tc`; hands `attack`/`recover` to the running agent, else becomes `tumult-cli`.
+        .executableTarget(
+            name: "tumult-front",
+            dependencies: ["TumultHandoff"],
+            path: "Sources/tumult-front"
+        ),
         // The only code that touches the kernel: commands, namespaces, /proc.
         .target(
             name: "TumultSystem",
@@ -52,7 +64,7 @@ let package = Package(
         // everything above it reaches a host only through this.
         .target(
             name: "TumultAgent",
-            dependencies: ["TumultModel"]
+            dependencies: ["TumultModel", "TumultHandoff"]
         ),
         // The fleet's certificates: a CA, server and client certificates (`tumult certs`).
         .target(
@@ -68,7 +80,7 @@ let package = Package(
         .target(
             name: "TumultAgentHTTP",
             dependencies: [
-                "TumultAgent", "TumultModel",
+                "TumultAgent", "TumultModel", "TumultHandoff",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -143,6 +155,7 @@ let package = Package(
                 "TumultController",
                 "TumultAgent",
                 "TumultAgentHTTP",
+                "TumultHandoff",
                 // malloc_trim after large bodies (glibc's malloc.h; the C shim, not TumultSystem).
                 "CTumultSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -164,6 +177,7 @@ let package = Package(
             name: "tumult",
             dependencies: [
                 "TumultModel",
+                "TumultHandoff",
                 "TumultAgent",
                 "TumultAgentHTTP",
                 "TumultCertificates",
@@ -216,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "TumultAgentHTTPTests",
             dependencies: [
-                "TumultAgentHTTP", "TumultAgent", "TumultModel", "TumultCertificates",
+                "TumultAgentHTTP", "TumultAgent", "TumultModel", "TumultCertificates", "TumultHandoff",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

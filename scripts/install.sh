@@ -20,13 +20,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}"
 fi
 
-# The C helpers as they are; `tumult` with the Swift runtime and Foundation
-# linked in (--static-swift-stdlib), so that it starts without loading ~50
-# shared libraries (docs/benchmarks.md, "The fast path").
+# The C helpers as they are; `tumult` (the small front program) and
+# `tumult-cli` (the whole program, which the front becomes for most
+# commands) with the Swift runtime linked in (--static-swift-stdlib), so
+# that they start without loading ~50 shared libraries (docs/benchmarks.md,
+# "The fast path"). They are installed side by side: the front runs the
+# `tumult-cli` beside it.
 swift build -c release --product tumult-netem
 swift build -c release --product tumult-stress
+swift build -c release --static-swift-stdlib --product tumult-cli
 swift build -c release --static-swift-stdlib --product tumult
-install -m 0755 .build/release/tumult .build/release/tumult-netem .build/release/tumult-stress /usr/local/bin/
+install -m 0755 .build/release/tumult .build/release/tumult-cli .build/release/tumult-netem .build/release/tumult-stress /usr/local/bin/
 tumult --version
 tumult validate -q -f examples/
 

@@ -2,7 +2,7 @@ import Foundation
 import TumultSystem
 
 /// `swift run -c release tumult-bench api-list [--tumult PATH] [--experiments 500] [--connections 200] [--seconds 10]`
-/// (build `tumult` first: `swift build -c release --product tumult`).
+/// (build `tumult` first: `swift build -c release --product tumult-cli`, then `--product tumult`).
 ///
 /// Issue 11's budget for the experiment list: `GET /api/experiments` with
 /// 500 experiments under 200 kept-alive connections, p99 ≤ 50 ms. Starts
@@ -46,7 +46,7 @@ struct APIListBenchmark {
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: tumult) else {
-            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult (or --tumult PATH)")
+            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult-cli, then --product tumult (or --tumult PATH)")
         }
         let tag = UUID().uuidString.prefix(8).lowercased()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-bench-api-list-\(tag)")

@@ -115,7 +115,7 @@ struct CrashBenchmark {
     func run() throws -> Int32 {
         guard getuid() == 0 else { throw BenchmarkError("the crash soak needs root (network namespaces, cgroups)") }
         guard FileManager.default.isExecutableFile(atPath: tumult) else {
-            throw BenchmarkError("no tumult executable at \(tumult) (swift build --product tumult, or pass --tumult PATH)")
+            throw BenchmarkError("no tumult executable at \(tumult) (swift build --product tumult-cli, then --product tumult; or pass --tumult PATH)")
         }
         for helper in ["tumult-netem", "tumult-stress"] {
             let path = URL(fileURLWithPath: tumult).deletingLastPathComponent().appendingPathComponent(helper).path

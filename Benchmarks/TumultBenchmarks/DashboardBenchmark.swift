@@ -3,7 +3,7 @@ import Synchronization
 import TumultSystem
 
 /// `swift run -c release tumult-bench dashboard [--tumult PATH]` (build `tumult` first:
-/// `swift build -c release --product tumult`).
+/// `swift build -c release --product tumult-cli`, then `--product tumult`).
 ///
 /// Issue 6's budget for the dashboard: its first page served in under 50 ms
 /// and weighing under 200 KB in all. Starts the real `tumult server` on a
@@ -38,7 +38,7 @@ struct DashboardBenchmark {
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: tumult) else {
-            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult (or --tumult PATH)")
+            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult-cli, then --product tumult (or --tumult PATH)")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-bench-dashboard-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// `swift run -c release tumult-bench flood [--tumult PATH] [--sizes 0,2000,10000] [--seconds 20] [--rate 1000]`
-/// (build `tumult` first: `swift build -c release --product tumult`).
+/// (build `tumult` first: `swift build -c release --product tumult-cli`, then `--product tumult`).
 ///
 /// Issue 11's flood: for each size, a fresh `tumult server` (default
 /// limits: 1,024 connections, 10 s for a head, 30 s idle) on a free
@@ -53,7 +53,7 @@ struct FloodBenchmark {
 
     func run() throws {
         guard FileManager.default.isExecutableFile(atPath: tumult) else {
-            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult (or --tumult PATH)")
+            throw BenchmarkError("no tumult at \(tumult): swift build -c release --product tumult-cli, then --product tumult (or --tumult PATH)")
         }
         let wanted = (sizes.max() ?? 0) + 1024
         var limits = rlimit()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TumultController
+import TumultHandoff
 import TumultModel
 
 /// Chaos Mesh dashboard's REST paths over the controller, plus Tumult's
@@ -238,9 +239,4 @@ struct APIRoutes: Sendable {
 extension ServerParts {
     func controllerStore(_ controller: any ExperimentService) -> any ExperimentStore { controller.store }
     var tokenRequired: Bool { requiresToken }
-}
-
-/// The version the API reports.
-public enum TumultVersion {
-    public static let text = "0.5.0"
 }

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     /// host, as the server's user (root). Off by default: whoever may call
     /// the API could otherwise run any command here.
     public var allowsTasks = false
+    /// Runs the command lines `tumult` hands to this agent over its home's
+    /// socket (the CLI's parser, which this library does not link).
+    public var commandLines: LocalAgentSocket.CommandLines?
 
     public init(home: URL) {
         self.home = home
@@ -141,7 +144,7 @@ async throws -> (application: some ApplicationProtocol, parts: ServerParts) {
     ]
     // `tumult attack` and `tumult recover` hand their work to this agent over its home's socket.
     if let path = LocalAgentSocket.path(home: configuration.home),
-       let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger) {
+       let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger, commands: configuration.commandLines) {
         services.append(local)
     }
     let application = makeApplication(configuration: configuration, parts: parts, metrics: metrics, listening: listening,

@@ -3,6 +3,7 @@ import Foundation
 import TumultAgent
 import TumultDaemon
 import TumultFaults
+import TumultHandoff
 import TumultModel
 import TumultSystem
 
@@ -68,15 +69,22 @@ struct AttackOptions: ParsableArguments {
 enum AttackDriver {
     nonisolated(unsafe) static var interrupted: Int32 = 0
 
+    /// Set while the agent runs a command line the front handed over: a
+    /// detached attack is left here, prepared, and the agent injects it.
+    @TaskLocal static var capture: AttackCapture?
+
     static func run<Injector: FaultInjector>(_ fault: Injector.Fault, injector: Injector, action: String,
                                              target: String, options: AttackOptions) throws {
+        if let capture {
+            // A foreground attack stays with the CLI: nothing is captured, the agent declines.
+            if options.durationValue == nil { capture.prepared = try prepared(fault, family: Injector.family, action: action, target: target) }
+            return
+        }
         // A detached attack is handed to the host's running agent when one
         // serves this journal: its warm process makes the change and keeps the record.
         if options.durationValue == nil, let agent = LocalAgentClient.connect(path: LocalAgentClient.socketPath(home: options.home)) {
-            let prepared = PreparedAttack(family: Injector.family, action: action, target: target,
-                                          fault: String(decoding: try JSONEncoder().encode(fault), as: UTF8.self))
             do {
-                print(try agent.attack(prepared).uid)
+                print(try agent.attack(try prepared(fault, family: Injector.family, action: action, target: target)).uid)
                 return
             } catch let error as AgentError where error.code == .unsupported {
                 // An agent of another build, without this family: done here instead. (Not
@@ -135,6 +143,12 @@ enum AttackDriver {
         }
     }
 
+    /// The attack as the agent's handoff carries it: the fault as JSON.
+    static func prepared(_ fault: some Encodable, family: String, action: String, target: String) throws -> PreparedAttack {
+        PreparedAttack(family: family, action: action, target: target,
+                       fault: String(decoding: try JSONEncoder().encode(fault), as: UTF8.self))
+    }
+
     /// Seconds between two read-backs of a foreground attack's fault.
     static let watchInterval: TimeInterval = 2
 }
@@ -185,16 +199,7 @@ struct Recover: ParsableCommand {
     func run() throws {
         let home = stateDirectory.map { URL(fileURLWithPath: $0) } ?? Journal.defaultDirectory()
         if let agent = LocalAgentClient.connect(path: LocalAgentClient.socketPath(home: home)) {
-            let outcome: AttackRecovery.Outcome
-            do {
-                outcome = try agent.recover(AttackRecovery(uid: uid, all: all))
-            } catch let error as AgentError where error.code == .notFound {
-                printError(error.message)
-                throw ExitCode(1)
-            }
-            for uid in outcome.recovered { print("recovered \(uid)") }
-            for (uid, failure) in outcome.failures.sorted(by: { $0.key < $1.key }) { printError("\(uid): \(failure)") }
-            if !outcome.failures.isEmpty { throw ExitCode(1) }
+            try Self.reply(Result { try agent.recover(AttackRecovery(uid: uid, all: all)) }).emit()
             return
         }
         let journal = try Journal(directory: home)
@@ -213,5 +218,22 @@ struct Recover: ParsableCommand {
         }
         try runner.recover(matches[0].uid)
         print("recovered \(matches[0].uid)")
+    }
+
+    /// What `tumult recover` prints for the agent's answer, and its exit
+    /// status: the same from the CLI's handoff and from the agent running
+    /// the command line the front handed over.
+    static func reply(_ result: Result<AttackRecovery.Outcome, any Error>) -> CommandHandoff.Reply {
+        switch result {
+        case .success(let outcome):
+            let failures = outcome.failures.sorted { $0.key < $1.key }
+            return CommandHandoff.Reply(status: failures.isEmpty ? 0 : 1,
+                                        standardOutput: outcome.recovered.map { "recovered \($0)\n" }.joined(),
+                                        standardError: failures.map { "\($0.key): \($0.value)\n" }.joined())
+        case .failure(let error as AgentError) where error.code == .notFound:
+            return CommandHandoff.Reply(status: 1, standardError: error.message + "\n")
+        case .failure(let error):
+            return AgentCommandLines.failure(error)
+        }
     }
 }

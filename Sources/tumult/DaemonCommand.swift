@@ -159,7 +159,8 @@ struct DaemonCommand: AsyncParsableCommand {
         let watch = HostWatchService(agent: agent, logger: logger)
         var services: [any Service] = [application, watch]
         // `tumult attack` and `tumult recover` on this host hand their work to this agent.
-        if let path = LocalAgentSocket.path(home: home), let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger) {
+        if let path = LocalAgentSocket.path(home: home),
+           let local = LocalAgentSocket.application(agent: agent, path: path, logger: logger, commands: AgentCommandLines.run) {
             services.append(local)
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],

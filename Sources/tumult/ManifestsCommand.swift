@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TumultHandoff
 import TumultKubernetes
 import TumultModel
 import TumultServer

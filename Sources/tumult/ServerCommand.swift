@@ -154,6 +154,7 @@ struct ServerCommand: AsyncParsableCommand {
                                                networkBackend: networkBackend, machine: machine)
         agent.allowsTasks = allowTasks
         configuration.allowsTasks = allowTasks
+        configuration.commandLines = AgentCommandLines.run
         let (application, _) = try await buildApplication(configuration: configuration, agent: agent, logger: logger) { port in
             print("tumult server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
             fflush(nil)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TumultHandoff
 import TumultServer
 
 @main

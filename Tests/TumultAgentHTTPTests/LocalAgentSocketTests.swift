@@ -19,8 +19,9 @@ import TumultAgentHTTP
     /// Serves `agent` on `path` for the duration of `body`, then shuts the
     /// server down gracefully (a cancelled one may drop a connection's
     /// writer mid-answer, which NIO treats as a programming error).
-    func serving(_ agent: any HostAgent, at path: String, _ body: @Sendable () async throws -> Void) async throws {
-        let service = try #require(LocalAgentSocket.application(agent: agent, path: path, logger: Self.logger))
+    func serving(_ agent: any HostAgent, at path: String, commands: LocalAgentSocket.CommandLines? = nil,
+                 _ body: @Sendable () async throws -> Void) async throws {
+        let service = try #require(LocalAgentSocket.application(agent: agent, path: path, logger: Self.logger, commands: commands))
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Self.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

@@ -52,6 +52,62 @@ struct AgentHandoffTests {
         #expect(unknown.status == 1 && unknown.stderr.contains("no attack ffffffff in the journal"))
     }
 
+    /// `tumult` (the front program) alone in a directory, without the
+    /// whole program beside it: what it does there, the agent did. It
+    /// answers what the agent takes and tries (and fails) to become
+    /// `tumult-cli` for what the agent declines, which then changes nothing.
+    @Test func theFrontHandsWholeCommandLinesToTheAgent() async throws {
+        let network = try TestNetwork()
+        defer { network.tearDown() }
+        let cli = TumultCLI()
+        defer { cli.removeHome() }
+        let alone = FileManager.default.temporaryDirectory.appendingPathComponent("tmt-front-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: alone) }
+        let front = alone.appendingPathComponent("tumult").path
+        try FileManager.default.copyItem(atPath: TumultCLI.executable.path, toPath: front)
+        let environment = ["TUMULT_HOME": cli.home]
+        func run(_ arguments: [String]) async throws -> CommandResult {
+            try await offPool { try Spawn.run([front] + arguments, environment: environment) }
+        }
+        let version = try await run(["--version"])
+        #expect(version.succeeded && version.stdout.split(separator: ".").count == 3)
+
+        let inventory = cli.home + "-inventory.yaml"
+        try "pods: []\n".write(toFile: inventory, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: inventory) }
+        // No agent yet: the front needs the whole program, and it is not there.
+        let bandwidth = ["attack", "network", "bandwidth", "--netns", network.a, "--rate", "10mbit", "--limit", "100000", "--buffer", "10000"]
+        let early = try await run(bandwidth)
+        #expect(early.status == 127 && early.stderr.contains("tumult-cli"), "\(early.stderr)")
+        let server = try await offPool { try TestServer(cli, inventory: inventory) }
+        defer { server.stop() }
+
+        let attack = try await run(bandwidth)
+        #expect(attack.succeeded, "\(attack.stderr)")
+        let uid = attack.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(uid.count == 36 && attack.stderr.isEmpty)
+        let qdiscs = { try network.run(in: network.a, ["tc", "qdisc", "show", "dev", network.deviceA]).stdout }
+        #expect(try qdiscs().contains("qdisc tbf 746d: root"))
+
+        // Declined, untouched: help, a bad value, a foreground attack, the journal's list.
+        for declined in [["attack", "network", "--help"],
+                         ["attack", "network", "delay", "--netns", network.a, "--latency", "90xs"],
+                         ["attack", "network", "delay", "--netns", network.a, "--latency", "50ms", "--duration", "5s"],
+                         ["attack", "list"]] {
+            let result = try await run(declined)
+            #expect(result.status == 127 && result.stderr.contains("tumult-cli"), "\(declined): \(result)")
+        }
+        #expect(try qdiscs().contains("netem") == false)
+        #expect(try network.run(in: network.a, ["iptables-save"]).stdout.contains("NFQUEUE") == false)
+
+        let recovered = try await run(["recover", uid])
+        #expect(recovered.succeeded && recovered.stdout == "recovered \(uid)\n", "\(recovered)")
+        #expect(try qdiscs().contains("tbf") == false)
+        let unknown = try await run(["recover", "ffffffff"])
+        #expect(unknown.status == 1 && unknown.stderr == "no attack ffffffff in the journal\n", "\(unknown)")
+    }
+
     @Test func withoutAnAgentTheCLIWorksInProcess() async throws {
         let network = try TestNetwork()
         defer { network.tearDown() }

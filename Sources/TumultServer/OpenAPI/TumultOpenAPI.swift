@@ -1,4 +1,5 @@
 import Foundation
+import TumultHandoff
 import TumultModel
 
 /// The OpenAPI description of everything `tumult server` answers, served
