@@ -32,6 +32,14 @@ extension Controller {
             while !Task.isCancelled {
                 alarms[.loop]?.pending = false
                 let due = await pass()
+                // A pass walks every record (tens of ms at 60,000 targets).
+                // Changes that arrive one by one (10,000 deletes, each
+                // committed and waking the loop) would each cost a whole
+                // walk if the next pass began as soon as the actor was
+                // free; left free as long as the walk took, it takes them
+                // many to a pass. Small controllers walk in microseconds
+                // and do not wait.
+                if lastWalk > .milliseconds(2) { try? await Task.sleep(for: lastWalk) }
                 await sleep(.loop, until: due, atMost: configuration.tick)
             }
             group.cancelAll()
@@ -107,6 +115,8 @@ extension Controller {
     /// recover, finish and are archived. Returns when the next look is due
     /// if nothing changes before.
     func pass() async -> Date? {
+        let started = ContinuousClock.now
+        var waited: Duration = .zero
         let moment = now
         reconcileSchedules(at: moment)
         reconcileWorkflows(at: moment)
@@ -119,6 +129,7 @@ extension Controller {
             // Faults leave before the next ones arrive: a Serial workflow's
             // next node, or an experiment replacing another, starts on a
             // host the last one has left.
+            let carrying = ContinuousClock.now
             let recoveries = work.filter { $0.operation == .recover }
             if !recoveries.isEmpty && recoveries.count < work.count {
                 await carryOut(recoveries, keepingOutcomes: false)
@@ -126,13 +137,16 @@ extension Controller {
             } else {
                 await carryOut(work, keepingOutcomes: false)
             }
+            waited = ContinuousClock.now - carrying
         }
         finishAndArchive(at: now)
         // Workflows see at once what this pass finished (a pod-kill done,
         // a leaf's experiment archived); what they start wakes the loop.
         if !workflows.isEmpty { reconcileWorkflows(at: now) }
         flush()
-        return nextDue(after: now)
+        let due = nextDue(after: now)
+        lastWalk = ContinuousClock.now - started - waited
+        return due
     }
 
     /// The earliest moment a pass would find something to do that no

@@ -150,6 +150,9 @@ public actor Controller {
     var watching = false
     /// Recoveries outcomes called for, carried out before `carryOut` returns.
     var pendingRecoveries: [Work] = []
+    /// How long the last pass spent walking the records (its waits for the
+    /// hosts left out): the loop leaves the actor free as long before the next.
+    var lastWalk: Duration = .zero
     var subscribers: [UUID: AsyncStream<Update>.Continuation] = [:]
 
     /// A controller of one host: `agent`, its pods from `inventory` (tests, benchmarks, `tumult run`).
