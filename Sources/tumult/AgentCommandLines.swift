@@ -32,7 +32,7 @@ enum AgentCommandLines {
     /// The reply for `arguments` (without the program's name) run with
     /// `agent`, or nil to decline.
     static func run(_ arguments: [String], agent: any HostAgent) async -> CommandHandoff.Reply? {
-        guard let parsed = try? Tumult.parseAsRoot(arguments) else { return nil }
+        guard let parsed = parse(arguments) else { return nil }
         if let recover = parsed as? Recover {
             let result: Result<AttackRecovery.Outcome, any Error>
             do {
@@ -42,7 +42,7 @@ enum AgentCommandLines {
             }
             return Recover.reply(result)
         }
-        guard attacks.contains(where: { $0 == type(of: parsed) }) else { return nil }
+        guard attacks.contains(where: { $0 == type(of: parsed) }), !readsRelativePaths(parsed) else { return nil }
         var command = parsed
         let capture = AttackCapture()
         do {
@@ -58,6 +58,34 @@ enum AgentCommandLines {
         } catch {
             return failure(error)
         }
+    }
+
+    /// The command `arguments` name, parsed from the narrowest command
+    /// that holds it (`recover`, or the attack's family): the parser
+    /// reflects over every command of the tree it is given, and the whole
+    /// program's tree made parsing most of a handoff's time. Nil for
+    /// anything that does not parse; the whole program then says why.
+    static func parse(_ arguments: [String]) -> (any ParsableCommand)? {
+        switch arguments.first {
+        case Recover.configuration.commandName:
+            return try? Recover.parseAsRoot(Array(arguments.dropFirst()))
+        case Attack.configuration.commandName:
+            guard arguments.count > 1,
+                  let family = Attack.configuration.subcommands.first(where: { $0.configuration.commandName == arguments[1] })
+            else { return nil }
+            return try? family.parseAsRoot(Array(arguments.dropFirst(2)))
+        default:
+            return nil
+        }
+    }
+
+    /// Whether the command names a file relative to the caller's working
+    /// directory: the agent's own (/ under systemd) would be read instead,
+    /// so such a line stays with the CLI.
+    static func readsRelativePaths(_ command: any ParsableCommand) -> Bool {
+        if let fill = command as? DiskFill { return !fill.disk.path.hasPrefix("/") }
+        if let payload = command as? DiskPayload { return !payload.disk.path.hasPrefix("/") }
+        return false
     }
 
     /// What the CLI prints, and how it exits, when `error` ends a command.

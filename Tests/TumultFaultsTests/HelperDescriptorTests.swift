@@ -176,7 +176,7 @@ struct HelperDescriptorTests {
                 if target.hasPrefix("pipe:") && !standard.contains(target) {
                     return "a pipe that is not its standard input, output or error"
                 }
-                if let inode, sockets[inode]?.listening == true, command != "tumult" {
+                if let inode, sockets[inode]?.listening == true, !Self.wholeProgram.contains(command) {
                     return "a TCP listening socket"
                 }
                 return allowed(target, command: command, socket: inode.flatMap { sockets[$0] }, scratch: scratch)
@@ -186,6 +186,10 @@ struct HelperDescriptorTests {
         }
         return Audit(spot: spot, pid: pid, command: command, descriptors: described, offending: offending)
     }
+
+    /// The responder is the whole program (`tumult-cli`, which the front
+    /// program `tumult` becomes, or `tumult` in an older layout).
+    static let wholeProgram: Set<String> = ["tumult", "tumult-cli"]
 
     /// What each helper opens itself (read from its source): the engine a
     /// signalfd, its NFQUEUE netlink socket and raw sockets to re-send
@@ -206,7 +210,7 @@ struct HelperDescriptorTests {
             // packet socket that re-sends delayed GSO packets whole.
             return target == "anon_inode:[signalfd]" || ["netlink", "raw", "raw6", "packet"].contains(socket?.kind ?? "")
                 || (target.contains("tumult") && target.hasSuffix(".json"))
-        case "tumult":
+        case _ where wholeProgram.contains(command):
             return ["anon_inode:[eventpoll]", "anon_inode:[eventfd]", "anon_inode:[timerfd]"].contains(target)
                 || ["tcp", "tcp6", "udp", "udp6"].contains(socket?.kind ?? "")
         case "dd":

@@ -37,4 +37,28 @@ import Testing
         try AttackDriver.$capture.withValue(none) { try foreground.run() }
         #expect(none.prepared == nil)
     }
+
+    /// The agent parses from the family's command, not the whole tree: the same command, the same values.
+    @Test func theNarrowParseIsTheWholeProgramsParse() throws {
+        let lines = [["attack", "network", "bandwidth", "--netns", "x", "--rate", "10mbit", "--limit", "100000", "--buffer", "10000"],
+                     ["attack", "network", "delay", "--pid", "4242", "--latency", "10ms", "--jitter", "1ms", "--ip", "10.0.0.1"],
+                     ["attack", "stress", "memory", "--size", "64MB", "--workers", "2"],
+                     ["attack", "process", "stop", "--process", "nginx"],
+                     ["recover", "abc123"], ["recover", "--all", "--state-dir", "/tmp/x"]]
+        for line in lines {
+            let whole = try Tumult.parseAsRoot(line)
+            let narrow = try #require(AgentCommandLines.parse(line), "\(line)")
+            #expect(type(of: narrow) == type(of: whole) && String(describing: narrow) == String(describing: whole), "\(line)")
+        }
+        for refused in [["attack", "nothing"], ["attack"], ["attack", "network", "delay", "--latency", "90xs"], ["server"], []] {
+            #expect(AgentCommandLines.parse(refused) == nil, "\(refused)")
+        }
+    }
+
+    @Test func aPathRelativeToTheCallerStaysWithTheCLI() throws {
+        // The agent's working directory is not the caller's: `--path .` from / would be /.
+        #expect(AgentCommandLines.readsRelativePaths(try Tumult.parseAsRoot(["attack", "disk", "fill", "--path", ".", "--size", "1M"])))
+        #expect(!AgentCommandLines.readsRelativePaths(try Tumult.parseAsRoot(["attack", "disk", "fill", "--path", "/tmp", "--size", "1M"])))
+        #expect(!AgentCommandLines.readsRelativePaths(try Tumult.parseAsRoot(["attack", "stress", "cpu", "--workers", "1"])))
+    }
 }
