@@ -30,6 +30,8 @@ public struct LocalHostAgent: HostWatching {
     /// daemon does not.
     public var allowsTasks = false
     private let queue = DispatchQueue(label: "tumult.agent", qos: .userInitiated, attributes: .concurrent)
+    /// The journal's stamp when the watch last found nothing held.
+    private let idle = IdleJournal()
 
     /// `machine` defaults to this host's name. `owner`: the process that
     /// holds the attacks in the foreground (`tumult run`), if any.
@@ -361,6 +363,19 @@ public struct LocalHostAgent: HostWatching {
     /// One round of the host's own watch: leases that ran out, then the
     /// liveness of attacks made outside experiments (not while halted).
     public func watchOnce() async -> [HostWatchReport] {
+        // An idle host: nothing was held when the watch last looked, and no
+        // process has written the journal since (its files are as they were).
+        // The round is skipped: an idle agent then touches neither SQLite
+        // nor the fault families, and their pages stay out of its memory.
+        let stamp = JournalStamp(path: journal.path)
+        if idle.isStill(stamp) { return [] }
+        let reports = await watchRound()
+        let held = (try? await run { try !journal.leases().isEmpty || journal.attacks().contains(where: \.needsRecovery) }) ?? true
+        idle.record(held ? nil : stamp)
+        return reports
+    }
+
+    private func watchRound() async -> [HostWatchReport] {
         var reports: [HostWatchReport] = []
         for (controller, recovered) in await expireLeases() {
             reports.append(HostWatchReport(reason: "LeaseExpired", message: "controller \(controller) sent no heartbeat within its lease: "
@@ -502,4 +517,31 @@ extension LocalHostAgent {
         return LocalHostAgent(machine: machine, journal: journal, families: families,
                               inventory: LocalPodInventory(inventoryPath: inventoryPath, home: home))
     }
+}
+
+/// The journal's files as `stat` sees them (size and modification time of
+/// the database and its write-ahead log): any write, by any process, changes it.
+struct JournalStamp: Equatable {
+    var fields: [Int]
+
+    init(path: String) {
+        fields = []
+        for file in [path, path + "-wal"] {
+            var info = stat()
+            if stat(file, &info) == 0 {
+                fields += [Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
+            } else {
+                fields += [-1, -1, -1]
+            }
+        }
+    }
+}
+
+/// The stamp of a journal that held nothing when last read; nil while something is held.
+final class IdleJournal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stamp: JournalStamp?
+
+    func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
+    func record(_ now: JournalStamp?) { lock.withLock { stamp = now } }
 }
