@@ -371,7 +371,12 @@ public struct LocalHostAgent: HostWatching {
         if idle.isStill(stamp) { return [] }
         let reports = await watchRound()
         let held = (try? await run { try !journal.leases().isEmpty || journal.attacks().contains(where: \.needsRecovery) }) ?? true
-        idle.record(held ? nil : stamp)
+        if idle.record(held ? nil : stamp) {
+            // Just gone idle: the code and heap the work used are given back
+            // (they come back on the next attack's first touch).
+            Memory.releaseStartupPages()
+            Memory.returnFreedToTheSystem()
+        }
         return reports
     }
 
@@ -543,5 +548,13 @@ final class IdleJournal: @unchecked Sendable {
     private var stamp: JournalStamp?
 
     func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
-    func record(_ now: JournalStamp?) { lock.withLock { stamp = now } }
+
+    /// Records `now`; true when the journal just went idle (it held something, or was not read yet).
+    @discardableResult
+    func record(_ now: JournalStamp?) -> Bool {
+        lock.withLock {
+            defer { stamp = now }
+            return stamp == nil && now != nil
+        }
+    }
 }
