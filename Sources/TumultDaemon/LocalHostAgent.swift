@@ -549,21 +549,23 @@ final class IdleJournal: @unchecked Sendable {
 
     func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
 
-    /// Whether the last round found something held.
-    private var held = false
+    /// Whether a round was run yet.
+    private var looked = false
 
-    /// Records `now`; true when the journal just went idle after holding
-    /// something. Not at the first round: the daemon gives back what
-    /// starting touched once it listens, and doing it earlier as well, while
-    /// it still starts, left more of the binary resident (18.6 against 14 MiB).
+    /// Records `now`; true when the journal is idle after a round that was
+    /// not the first: it changed since it was last seen idle, so work was
+    /// done (and undone) meanwhile. Not at the first round: the daemon gives
+    /// back what starting touched once it listens, and doing it earlier as
+    /// well, while it still starts, left more of the binary resident (18.6
+    /// against 14 MiB).
     @discardableResult
     func record(_ now: JournalStamp?) -> Bool {
         lock.withLock {
             defer {
                 stamp = now
-                held = now == nil
+                looked = true
             }
-            return held && now != nil
+            return looked && now != nil
         }
     }
 }
