@@ -372,8 +372,8 @@ public struct LocalHostAgent: HostWatching {
         let reports = await watchRound()
         let held = (try? await run { try !journal.leases().isEmpty || journal.attacks().contains(where: \.needsRecovery) }) ?? true
         if idle.record(held ? nil : stamp) {
-            // Just gone idle: the code and heap the work used are given back
-            // (they come back on the next attack's first touch).
+            // Idle again after a change: the code and heap the work used are
+            // given back (they come back on the next attack's first touch).
             Memory.releaseStartupPages()
             Memory.returnFreedToTheSystem()
         }
@@ -546,18 +546,17 @@ struct JournalStamp: Equatable {
 final class IdleJournal: @unchecked Sendable {
     private let lock = NSLock()
     private var stamp: JournalStamp?
-
-    func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
-
     /// Whether a round was run yet.
     private var looked = false
+
+    func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
 
     /// Records `now`; true when the journal is idle after a round that was
     /// not the first: it changed since it was last seen idle, so work was
     /// done (and undone) meanwhile. Not at the first round: the daemon gives
-    /// back what starting touched once it listens, and doing it earlier as
-    /// well, while it still starts, left more of the binary resident (18.6
-    /// against 14 MiB).
+    /// back what starting touched itself, once it has settled
+    /// (`HostWatchService`); giving pages back while it still started only
+    /// had them read again.
     @discardableResult
     func record(_ now: JournalStamp?) -> Bool {
         lock.withLock {

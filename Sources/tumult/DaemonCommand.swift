@@ -234,8 +234,8 @@ struct HostWatchService: Service {
                 rounds += 1
                 // Idle from here on (listening for a while, the first round
                 // done): the pages of the binary read while starting go back.
-                // Before the first round, that round's own pages (SQLite, the
-                // families) came back and stayed: 18 MiB instead of 14.
+                // After the first round, so that its own pages (SQLite, the
+                // families), read once, go back with them.
                 if rounds == 3 { Memory.releaseStartupPages() }
                 for report in await agent.watchOnce() {
                     let metadata: Logger.Metadata = ["reason": "\(report.reason)", "message": "\(report.message)",
