@@ -22,8 +22,8 @@ public enum CommandHandoff {
     /// The status by which the agent declines a command line, untouched.
     public static let declined = 409
 
-    /// The request's fields: the answer says the exit status in one, and
-    /// where the standard error ends in the body in the other.
+    /// The answer's fields: the exit status in one, and where the standard
+    /// error ends in the body in the other.
     public static let exitStatusField = "Tumult-Exit-Status"
     public static let standardErrorLengthField = "Tumult-Standard-Error-Length"
 
