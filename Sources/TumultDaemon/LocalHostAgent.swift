@@ -368,15 +368,23 @@ public struct LocalHostAgent: HostWatching {
         // The round is skipped: an idle agent then touches neither SQLite
         // nor the fault families, and their pages stay out of its memory.
         let stamp = JournalStamp(path: journal.path)
-        if idle.isStill(stamp) { return [] }
+        switch idle.look(stamp) {
+        case .settled:
+            // Quiet for a whole round after work (or after starting): the
+            // code and heap it used are given back; they come back on the
+            // next attack's first touch. Not at the end of the round that
+            // did the work: in a loop of attacks, each would fault its code
+            // back in.
+            Memory.releasePages()
+            return []
+        case .still:
+            return []
+        case .changed:
+            break
+        }
         let reports = await watchRound()
         let held = (try? await run { try !journal.leases().isEmpty || journal.attacks().contains(where: \.needsRecovery) }) ?? true
-        if idle.record(held ? nil : stamp) {
-            // Idle again after a change: the code and heap the work used are
-            // given back (they come back on the next attack's first touch).
-            Memory.releaseStartupPages()
-            Memory.returnFreedToTheSystem()
-        }
+        idle.record(held ? nil : stamp)
         return reports
     }
 
@@ -542,29 +550,36 @@ struct JournalStamp: Equatable {
     }
 }
 
-/// The stamp of a journal that held nothing when last read; nil while something is held.
+/// The stamp of a journal that held nothing when last read (nil while
+/// something is held), and whether a round ran since the watch last skipped one.
 final class IdleJournal: @unchecked Sendable {
+    enum Look: Equatable {
+        /// Written since, or something is held: the round runs.
+        case changed
+        /// As it was, and already quiet at the last look: skipped.
+        case still
+        /// As it was, for the first time since a round ran: skipped, and
+        /// the agent has been idle for a whole round after working.
+        case settled
+    }
+
     private let lock = NSLock()
     private var stamp: JournalStamp?
-    /// Whether a round was run yet.
-    private var looked = false
+    private var worked = false
 
-    func isStill(_ now: JournalStamp) -> Bool { lock.withLock { stamp == now } }
-
-    /// Records `now`; true when the journal is idle after a round that was
-    /// not the first: it changed since it was last seen idle, so work was
-    /// done (and undone) meanwhile. Not at the first round: the daemon gives
-    /// back what starting touched itself, once it has settled
-    /// (`HostWatchService`); giving pages back while it still started only
-    /// had them read again.
-    @discardableResult
-    func record(_ now: JournalStamp?) -> Bool {
+    func look(_ now: JournalStamp) -> Look {
         lock.withLock {
-            defer {
-                stamp = now
-                looked = true
-            }
-            return looked && now != nil
+            guard stamp == now else { return .changed }
+            defer { worked = false }
+            return worked ? .settled : .still
+        }
+    }
+
+    /// After a round: `now` when it left nothing held, else nil.
+    func record(_ now: JournalStamp?) {
+        lock.withLock {
+            stamp = now
+            worked = true
         }
     }
 }

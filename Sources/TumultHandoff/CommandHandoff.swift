@@ -80,10 +80,14 @@ public enum CommandHandoff {
 
         /// The reply in a 200 answer; nil when the answer is not one.
         public init?(answer: UnixSocketExchange.Answer) {
-            guard answer.status == 200, let status = answer.field(CommandHandoff.exitStatusField).flatMap({ Int32($0) }),
-                  let errorLength = answer.field(CommandHandoff.standardErrorLengthField).flatMap({ Int($0) }),
+            // Read without Int(String): see `UnixSocketExchange.complete`.
+            func number(_ name: String) -> Int? {
+                answer.field(name).flatMap { UnixSocketExchange.decimal(Array($0.utf8)[...]) }
+            }
+            guard answer.status == 200, let code = number(CommandHandoff.exitStatusField), code <= Int(Int32.max),
+                  let errorLength = number(CommandHandoff.standardErrorLengthField),
                   errorLength >= 0, errorLength <= answer.body.count else { return nil }
-            self.status = status
+            status = Int32(code)
             standardError = Array(answer.body[..<errorLength])
             standardOutput = Array(answer.body[errorLength...])
         }

@@ -13,23 +13,36 @@ public enum Memory {
 }
 
 extension Memory {
-    /// Gives back the pages of this program's own file mappings (its code
-    /// and read-only data) that starting touched: a long-running agent
-    /// reads much of its 200 MB binary once while it starts (the runtime's
-    /// type lookups, every library's initialisation, the kernel's fault-around
-    /// mapping 64 KB per fault) and little of it afterwards. MADV_PAGEOUT
-    /// reclaims those clean, file-backed pages; what the idle agent runs
-    /// comes back on its next touch. Its own heap is left alone. Best effort:
-    /// a kernel without MADV_PAGEOUT (before 5.4) changes nothing.
-    public static func releaseStartupPages() {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8),
-              let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
+    /// Gives back what an idle agent holds without using it: the heap's
+    /// free pages (`malloc_trim`), then the pages of the program's private
+    /// file mappings (its own binary's code and data, and its libraries')
+    /// that only this process maps. A long-running agent reads much of its
+    /// 200 MB binary once while it starts or works (the runtime's type
+    /// lookups, every library's initialisation, each family's code) and
+    /// little of it while idle. MADV_PAGEOUT reclaims those clean,
+    /// file-backed pages; pages other processes map, and pages a private
+    /// mapping has written (relocated data), stay. What the idle agent runs
+    /// comes back on its next touch.
+    ///
+    /// The mappings are listed first and paged out in a loop that runs no
+    /// other code: paging out while still parsing /proc/self/maps faulted the
+    /// string code back in at once, with the kernel's read-around, and left
+    /// 4 MB more resident. Shared mappings are left alone (SQLite's -shm
+    /// may hold dirty pages a page-out would write). Best effort: a kernel
+    /// without MADV_PAGEOUT (before 5.4) changes nothing.
+    public static func releasePages() {
+        returnFreedToTheSystem()
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return }
+        var ranges: [(start: UnsafeMutableRawPointer, length: Int)] = []
         for line in maps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[5] == executable, !fields[1].contains("w") else { continue }
+            guard fields.count >= 6, fields[5].hasPrefix("/"), fields[1].hasSuffix("p") else { continue }
             let bounds = fields[0].split(separator: "-").compactMap { UInt(String($0), radix: 16) }
             guard bounds.count == 2, bounds[1] > bounds[0], let start = UnsafeMutableRawPointer(bitPattern: bounds[0]) else { continue }
-            _ = madvise(start, Int(bounds[1] - bounds[0]), 21)  // MADV_PAGEOUT
+            ranges.append((start, Int(bounds[1] - bounds[0])))
+        }
+        ranges.withUnsafeBufferPointer { ranges in
+            for range in ranges { _ = madvise(range.start, range.length, 21) }  // MADV_PAGEOUT
         }
     }
 }

@@ -60,23 +60,32 @@ enum AgentCommandLines {
         }
     }
 
-    /// The command `arguments` name, parsed from the narrowest command
-    /// that holds it (`recover`, or the attack's family): the parser
-    /// reflects over every command of the tree it is given, and the whole
-    /// program's tree made parsing most of a handoff's time. Nil for
-    /// anything that does not parse; the whole program then says why.
+    /// The command `arguments` name, parsed by the leaf command itself
+    /// (`recover`, `network bandwidth` ...): the parser reflects over every
+    /// command of the tree it is given, and the whole program's tree made
+    /// parsing most of a handoff's time. The leaf is found by walking the
+    /// subcommands' names from `attack`, as the whole program's parser
+    /// does; parent commands declare no options, so what follows the names
+    /// is the leaf's alone. Nil for anything that does not parse, and for
+    /// help; the whole program then says why (or prints the help).
     static func parse(_ arguments: [String]) -> (any ParsableCommand)? {
+        var command: any ParsableCommand.Type
         switch arguments.first {
-        case Recover.configuration.commandName:
-            return try? Recover.parseAsRoot(Array(arguments.dropFirst()))
-        case Attack.configuration.commandName:
-            guard arguments.count > 1,
-                  let family = Attack.configuration.subcommands.first(where: { $0.configuration.commandName == arguments[1] })
-            else { return nil }
-            return try? family.parseAsRoot(Array(arguments.dropFirst(2)))
-        default:
-            return nil
+        case Recover.configuration.commandName: command = Recover.self
+        case Attack.configuration.commandName: command = Attack.self
+        default: return nil
         }
+        var rest = arguments.dropFirst()
+        while let name = rest.first,
+              let next = command.configuration.subcommands.first(where: {
+                  $0.configuration.commandName == name || $0.configuration.aliases.contains(name)
+              }) {
+            command = next
+            rest = rest.dropFirst()
+        }
+        guard command.configuration.subcommands.isEmpty,
+              let parsed = try? command.parseAsRoot(Array(rest)), type(of: parsed) == command else { return nil }  // not help
+        return parsed
     }
 
     /// Whether the command names a file relative to the caller's working

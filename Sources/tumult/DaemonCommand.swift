@@ -228,15 +228,10 @@ struct HostWatchService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            var rounds = 0
+            // An idle agent gives back what starting and each piece of work
+            // read (`watchOnce`, at the first quiet round after work).
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(1))
-                rounds += 1
-                // Idle from here on (listening for a while, the first round
-                // done): the pages of the binary read while starting go back.
-                // After the first round, so that its own pages (SQLite, the
-                // families), read once, go back with them.
-                if rounds == 3 { Memory.releaseStartupPages() }
                 for report in await agent.watchOnce() {
                     let metadata: Logger.Metadata = ["reason": "\(report.reason)", "message": "\(report.message)",
                                                      "attack.uid": "\(report.attack?.id.uid ?? "")"]

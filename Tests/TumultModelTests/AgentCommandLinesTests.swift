@@ -38,7 +38,7 @@ import Testing
         #expect(none.prepared == nil)
     }
 
-    /// The agent parses from the family's command, not the whole tree: the same command, the same values.
+    /// The agent parses with the leaf command, not the whole tree: the same command, the same values.
     @Test func theNarrowParseIsTheWholeProgramsParse() throws {
         let lines = [["attack", "network", "bandwidth", "--netns", "x", "--rate", "10mbit", "--limit", "100000", "--buffer", "10000"],
                      ["attack", "network", "delay", "--pid", "4242", "--latency", "10ms", "--jitter", "1ms", "--ip", "10.0.0.1"],
@@ -50,7 +50,8 @@ import Testing
             let narrow = try #require(AgentCommandLines.parse(line), "\(line)")
             #expect(type(of: narrow) == type(of: whole) && String(describing: narrow) == String(describing: whole), "\(line)")
         }
-        for refused in [["attack", "nothing"], ["attack"], ["attack", "network", "delay", "--latency", "90xs"], ["server"], []] {
+        for refused in [["attack", "nothing"], ["attack"], ["attack", "network"], ["attack", "network", "delay", "--latency", "90xs"],
+                        ["attack", "network", "bandwidth", "--help"], ["recover", "--help"], ["server"], []] {
             #expect(AgentCommandLines.parse(refused) == nil, "\(refused)")
         }
     }
