@@ -131,18 +131,10 @@ struct FastPathBenchmark {
         let tbf = TrafficControl.Request.addQdisc(device: network.deviceA, parent: .root, handle: .init(major: 0x746d),
                                                   .tokenBucket(.init(rateBits: 10_000_000, burst: 10_000, limit: 20_000)))
 
-        func pairs(_ body: () throws -> (Double, Double)) throws -> (inject: [Double], recover: [Double]) {
-            var inject: [Double] = [], recover: [Double] = []
-            for round in 0...rounds {
-                let (a, b) = try body()
-                if round > 0 { inject.append(a); recover.append(b) }
-            }
-            let left = try network.check(in: network.a, ["tc", "qdisc", "show", "dev", network.deviceA]).stdout
-            guard !left.contains("746d:") else { throw BenchmarkError("a tbf qdisc is left on \(network.deviceA): \(left)") }
-            return (inject.sorted(), recover.sorted())
-        }
-        func timed(_ cli: TumultCLI) throws -> (inject: [Double], recover: [Double]) {
-            try pairs {
+        /// One inject + recover pair of a path: wall seconds of each half.
+        typealias Pair = () throws -> (Double, Double)
+        func timed(_ cli: TumultCLI) -> Pair {
+            {
                 let t0 = Clock.now
                 let uid = try cli.attack(attack)
                 let t1 = Clock.now
@@ -150,42 +142,66 @@ struct FastPathBenchmark {
                 return (t1 - t0, Clock.now - t1)
             }
         }
-        let tc = try pairs {
-            let t0 = Clock.now
-            try network.check(in: network.a, tbf.command.arguments)
-            let t1 = Clock.now
-            try network.check(in: network.a, ["tc", "qdisc", "del", "dev", network.deviceA, "root"])
-            return (t1 - t0, Clock.now - t1)
-        }
-        let netlink = try pairs {
-            let t0 = Clock.now
-            try RouteNetlink(.named(network.a)).perform(tbf)
-            let t1 = Clock.now
-            try RouteNetlink(.named(network.a)).perform(.deleteQdisc(device: network.deviceA, parent: .root, handle: .init(major: 0x746d)))
-            return (t1 - t0, Clock.now - t1)
-        }
-        var rows: [(String, (inject: [Double], recover: [Double]))] = [("tc qdisc add + del (anchor)", tc), ("netlink, the same two messages", netlink)]
+        var paths: [(name: String, pair: Pair)] = [
+            ("tc qdisc add + del (anchor)", {
+                let t0 = Clock.now
+                try network.check(in: network.a, tbf.command.arguments)
+                let t1 = Clock.now
+                try network.check(in: network.a, ["tc", "qdisc", "del", "dev", network.deviceA, "root"])
+                return (t1 - t0, Clock.now - t1)
+            }),
+            ("netlink, the same two messages", {
+                let t0 = Clock.now
+                try RouteNetlink(.named(network.a)).perform(tbf)
+                let t1 = Clock.now
+                try RouteNetlink(.named(network.a)).perform(.deleteQdisc(device: network.deviceA, parent: .root,
+                                                                         handle: .init(major: 0x746d)))
+                return (t1 - t0, Clock.now - t1)
+            }),
+        ]
         if let before {
-            rows.append(("before: tumult, in process", try timed(TumultCLI(path: before + "/tumult", home: work + "/home-before", cleanup: cleanup))))
+            paths.append(("before: tumult, in process", timed(TumultCLI(path: before + "/tumult", home: work + "/home-before", cleanup: cleanup))))
         }
-        rows.append(("after: tumult, in process", try timed(TumultCLI(path: tumult, home: work + "/home-in-process", cleanup: cleanup))))
-        // A warm agent on the same home: `tumult daemon`, whose socket the CLI finds there.
+        paths.append(("after: tumult, in process", timed(TumultCLI(path: tumult, home: work + "/home-in-process", cleanup: cleanup))))
+        // A warm agent on its own home: `tumult daemon`, whose socket the CLI finds there.
         let home = work + "/home-agent"
         let daemon = try startDaemon(tumult, home: home, cleanup: cleanup)
         defer { stopDaemon(daemon, cleanup: cleanup) }
-        rows.append(("after: tumult, handed to the agent", try timed(TumultCLI(path: tumult, home: home, cleanup: cleanup))))
+        paths.append(("after: tumult, handed to the agent", timed(TumultCLI(path: tumult, home: home, cleanup: cleanup))))
         // The whole program's own handoff (a prepared attack): what the front saves is its start.
-        rows.append(("after: tumult-cli, prepared to the agent", try timed(TumultCLI(path: wholeProgram, home: home, cleanup: cleanup))))
+        paths.append(("after: tumult-cli, prepared to the agent", timed(TumultCLI(path: wholeProgram, home: home, cleanup: cleanup))))
+
+        // Round by round, every path once per round (the first round is a
+        // warm-up): a machine that slows down or speeds up while the
+        // benchmark runs then weighs on the anchor and on Tumult alike, and
+        // the ratio is the same run's. Path by path, the ratio of one run
+        // moved between 1.5x and 2.7x.
+        var samples = [(inject: [Double], recover: [Double])](repeating: ([], []), count: paths.count)
+        for round in 0...rounds {
+            for (index, path) in paths.enumerated() {
+                let (inject, recover) = try path.pair()
+                if round > 0 {
+                    samples[index].inject.append(inject)
+                    samples[index].recover.append(recover)
+                }
+            }
+        }
+        let left = try network.check(in: network.a, ["tc", "qdisc", "show", "dev", network.deviceA]).stdout
+        guard !left.contains("746d:") else { throw BenchmarkError("a tbf qdisc is left on \(network.deviceA): \(left)") }
+        // Each pair as it was measured (inject and recover of the same round).
+        let rows = zip(paths, samples).map { ($0.name, $1) }
+        let tc = rows[0].1
 
         let widths = [36, 10, 10, 10, 10, 10]
         let anchor = percentile(zip(tc.inject, tc.recover).map(+).sorted(), 0.5)
         print("2. inject + recover a bandwidth fault (tbf 10mbit on \(network.deviceA)), \(rounds) rounds, wall ms (p50)")
+        print("   rounds interleaved: each round runs every path once, in the order below")
         print("")
         print(row(widths, "path", "inject", "recover", "pair", "pair p90", "vs tc"))
         print(row(widths, "----", "------", "-------", "----", "--------", "-----"))
         for (name, samples) in rows {
             let pair = zip(samples.inject, samples.recover).map(+).sorted()
-            print(row(widths, name, ms(percentile(samples.inject, 0.5)), ms(percentile(samples.recover, 0.5)),
+            print(row(widths, name, ms(percentile(samples.inject.sorted(), 0.5)), ms(percentile(samples.recover.sorted(), 0.5)),
                       ms(percentile(pair, 0.5)), ms(percentile(pair, 0.9)), times(percentile(pair, 0.5) / anchor)))
         }
     }
