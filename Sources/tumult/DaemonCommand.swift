@@ -6,7 +6,6 @@ import ServiceLifecycle
 import TumultAgent
 import TumultAgentHTTP
 import TumultDaemon
-import TumultSystem
 import TumultModel
 
 /// `tumult daemon`: this host's agent as a service, for a `tumult server`
