@@ -81,9 +81,7 @@ public enum CommandHandoff {
         /// The reply in a 200 answer; nil when the answer is not one.
         public init?(answer: UnixSocketExchange.Answer) {
             // Read without Int(String): see `UnixSocketExchange.complete`.
-            func number(_ name: String) -> Int? {
-                answer.field(name).flatMap { UnixSocketExchange.decimal(Array($0.utf8)[...]) }
-            }
+            func number(_ name: String) -> Int? { answer.field(name).flatMap(UnixSocketExchange.decimal) }
             guard answer.status == 200, let code = number(CommandHandoff.exitStatusField), code <= Int(Int32.max),
                   let errorLength = number(CommandHandoff.standardErrorLengthField),
                   errorLength >= 0, errorLength <= answer.body.count else { return nil }

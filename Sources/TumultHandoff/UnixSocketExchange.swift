@@ -146,7 +146,7 @@ public final class UnixSocketExchange {
         }
         var answer = Answer(status: status, fields: fields, body: [])
         let rest = bytes[(split + 4)...]
-        if let length = answer.field("content-length").flatMap({ decimal(Array($0.utf8)[...]) }) {
+        if let length = answer.field("content-length").flatMap(decimal) {
             guard rest.count >= length else { return nil }
             answer.body = Array(rest.prefix(length))
             return answer
@@ -198,6 +198,9 @@ public final class UnixSocketExchange {
         }
         return value
     }
+
+    /// The same for a field's value.
+    public static func decimal(_ text: String) -> Int? { decimal(Array(text.utf8)[...]) }
 
     /// Whether two field names are the same, ASCII letters' case aside.
     static func sameName(_ a: String, _ b: String) -> Bool {
